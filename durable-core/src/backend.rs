@@ -116,9 +116,14 @@ mod tests {
 
     #[test]
     fn classification_follows_protocol_4_5() {
-        let stale = BackendError::service(INVALID_PARAMETER_VALUE, 400, "Invalid Checkpoint Token: expired");
+        let stale = BackendError::service(
+            INVALID_PARAMETER_VALUE,
+            400,
+            "Invalid Checkpoint Token: expired",
+        );
         assert!(stale.is_retryable());
-        let bad = BackendError::service(INVALID_PARAMETER_VALUE, 400, "Inconsistent operation type");
+        let bad =
+            BackendError::service(INVALID_PARAMETER_VALUE, 400, "Inconsistent operation type");
         assert!(!bad.is_retryable());
         assert!(BackendError::service("TooManyRequestsException", 429, "slow down").is_retryable());
         assert!(BackendError::service("ServiceException", 500, "oops").is_retryable());

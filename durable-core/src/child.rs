@@ -9,7 +9,9 @@ use crate::context::{DurableContext, OpSlot};
 use crate::engine::Halted;
 use crate::error::{ErrorCodec, kinds};
 use crate::serdes::{JsonSerdes, Serdes, SerdesContext};
-use crate::wire::{ContextOptions, ErrorObject, OperationAction, OperationStatus, OperationType, OperationUpdate};
+use crate::wire::{
+    ContextOptions, ErrorObject, OperationAction, OperationStatus, OperationType, OperationUpdate,
+};
 
 /// The SubType of plain child contexts.
 pub const CHILD_SUBTYPE: &str = "RunInChildContext";
@@ -43,7 +45,11 @@ impl DurableContext {
         self.child_with_subtype(body, CHILD_SUBTYPE)
     }
 
-    pub(crate) fn child_with_subtype<'a, F>(&self, body: F, sub_type: &'static str) -> ChildContext<'a, F> {
+    pub(crate) fn child_with_subtype<'a, F>(
+        &self,
+        body: F,
+        sub_type: &'static str,
+    ) -> ChildContext<'a, F> {
         ChildContext {
             _borrow: PhantomData,
             ctx: self.clone(),
@@ -106,20 +112,34 @@ impl<F, S> ChildContext<'_, F, S> {
             let Some(op) = record else {
                 return Ok(Seen::New);
             };
-            self.ctx
-                .check_record(op, &self.slot, &OperationType::Context, self.sub_type, self.name.as_deref())?;
+            self.ctx.check_record(
+                op,
+                &self.slot,
+                &OperationType::Context,
+                self.sub_type,
+                self.name.as_deref(),
+            )?;
             let details = op.context_details.as_ref();
             Ok(match &op.status {
-                OperationStatus::Succeeded if details.and_then(|d| d.replay_children).unwrap_or(false) => {
+                OperationStatus::Succeeded
+                    if details.and_then(|d| d.replay_children).unwrap_or(false) =>
+                {
                     Seen::ReplayChildren
                 }
-                OperationStatus::Succeeded => Seen::Succeeded(details.and_then(|d| d.result.clone())),
+                OperationStatus::Succeeded => {
+                    Seen::Succeeded(details.and_then(|d| d.result.clone()))
+                }
                 OperationStatus::Failed
                 | OperationStatus::Cancelled
                 | OperationStatus::TimedOut
-                | OperationStatus::Stopped => Seen::Failed(details.and_then(|d| d.error.clone()).unwrap_or_else(|| {
-                    ErrorObject::new("ChildContextError", format!("{} ended as {}", self.label(), op.status))
-                })),
+                | OperationStatus::Stopped => {
+                    Seen::Failed(details.and_then(|d| d.error.clone()).unwrap_or_else(|| {
+                        ErrorObject::new(
+                            "ChildContextError",
+                            format!("{} ended as {}", self.label(), op.status),
+                        )
+                    }))
+                }
                 _ => Seen::Running,
             })
         })
@@ -145,27 +165,35 @@ where
             E::decode(error).map_err(|why| {
                 core.fail(
                     kinds::SERIALIZATION,
-                    format!("the recorded error of {} cannot be rebuilt: {why}", self.label()),
+                    format!(
+                        "the recorded error of {} cannot be rebuilt: {why}",
+                        self.label()
+                    ),
                 )
             })
         };
         let replaying = match seen {
             Seen::Succeeded(result) => {
-                return self.serdes.deserialize(result.as_deref(), cx).map(Ok).map_err(|why| {
-                    core.fail(
-                        kinds::SERIALIZATION,
-                        format!(
-                            "the recorded result of {} does not deserialize into {}: {why}",
-                            self.label(),
-                            std::any::type_name::<T>()
-                        ),
-                    )
-                });
+                return self
+                    .serdes
+                    .deserialize(result.as_deref(), cx)
+                    .map(Ok)
+                    .map_err(|why| {
+                        core.fail(
+                            kinds::SERIALIZATION,
+                            format!(
+                                "the recorded result of {} does not deserialize into {}: {why}",
+                                self.label(),
+                                std::any::type_name::<T>()
+                            ),
+                        )
+                    });
             }
             Seen::Failed(error) => return Ok(Err(decode_error(&error)?)),
             Seen::ReplayChildren => {
                 // Rebuild the large result by replaying the children; nothing is sent.
-                let child = DurableContext::with_parent(core.clone(), Some(self.slot.id.clone()), true);
+                let child =
+                    DurableContext::with_parent(core.clone(), Some(self.slot.id.clone()), true);
                 return Ok((self.body)(child).await);
             }
             Seen::Running => true,
@@ -176,7 +204,8 @@ where
             }
         };
 
-        let child = DurableContext::with_parent(core.clone(), Some(self.slot.id.clone()), replaying);
+        let child =
+            DurableContext::with_parent(core.clone(), Some(self.slot.id.clone()), replaying);
         let Self {
             ctx,
             slot,
@@ -210,7 +239,9 @@ where
                 let mut update = this.update(OperationAction::Succeed);
                 if payload.len() > MAX_INLINE_CHILD_RESULT {
                     update.payload = Some(String::new());
-                    update.context_options = Some(ContextOptions { replay_children: true });
+                    update.context_options = Some(ContextOptions {
+                        replay_children: true,
+                    });
                     core.checkpoint(update).await?;
                     Ok(Ok(value))
                 } else {

@@ -39,7 +39,11 @@ impl DurableContext {
         Self::with_parent(core, None, replaying)
     }
 
-    pub(crate) fn with_parent(core: Arc<ExecutionCore>, parent_id: Option<String>, replaying: bool) -> Self {
+    pub(crate) fn with_parent(
+        core: Arc<ExecutionCore>,
+        parent_id: Option<String>,
+        replaying: bool,
+    ) -> Self {
         Self {
             inner: Arc::new(ContextInner {
                 core,
@@ -178,7 +182,9 @@ pub struct StepContext {
 
 impl std::fmt::Debug for ExecutionCore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Execution").field("arn", &self.arn).finish_non_exhaustive()
+        f.debug_struct("Execution")
+            .field("arn", &self.arn)
+            .finish_non_exhaustive()
     }
 }
 

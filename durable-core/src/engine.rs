@@ -36,7 +36,7 @@ pub(crate) struct Halted;
 
 enum WriterMsg {
     Update {
-        update: OperationUpdate,
+        update: Box<OperationUpdate>,
         ack: Option<oneshot::Sender<bool>>,
     },
     /// An empty checkpoint, for a fresh delta.
@@ -59,7 +59,9 @@ pub(crate) struct ExecutionCore {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic in user code never happens while these locks are held, but a
     // poisoned lock must not turn into a second panic either.
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Counts a piece of work that will finish without the service (a running
@@ -137,7 +139,8 @@ impl ExecutionCore {
             tokio::pin!(notified);
             notified.as_mut().enable();
             if lock(&self.halt).is_some()
-                || (self.suspended.load(Ordering::Acquire) && self.active.load(Ordering::Acquire) == 0)
+                || (self.suspended.load(Ordering::Acquire)
+                    && self.active.load(Ordering::Acquire) == 0)
             {
                 return;
             }
@@ -149,7 +152,10 @@ impl ExecutionCore {
     pub(crate) fn enqueue(&self, update: OperationUpdate) {
         // The writer outlives every context of the invocation; a send can
         // only fail after it stopped, when a halt is already recorded.
-        let _ = self.tx.send(WriterMsg::Update { update, ack: None });
+        let _ = self.tx.send(WriterMsg::Update {
+            update: Box::new(update),
+            ack: None,
+        });
     }
 
     async fn await_ack(&self, rx: oneshot::Receiver<bool>) -> Result<(), Halted> {
@@ -164,7 +170,10 @@ impl ExecutionCore {
     pub(crate) async fn checkpoint(&self, update: OperationUpdate) -> Result<(), Halted> {
         let (ack, rx) = oneshot::channel();
         self.tx
-            .send(WriterMsg::Update { update, ack: Some(ack) })
+            .send(WriterMsg::Update {
+                update: Box::new(update),
+                ack: Some(ack),
+            })
             .map_err(|_| Halted)?;
         self.await_ack(rx).await
     }
@@ -215,7 +224,12 @@ fn halt_for(error: &crate::backend::BackendError, during: &str) -> Halt {
 
 impl Writer {
     /// Sends queued updates in FIFO batches until `Close`.
-    pub(crate) async fn run(mut self, core: Arc<ExecutionCore>, backend: Arc<dyn Backend>, mut token: String) {
+    pub(crate) async fn run(
+        mut self,
+        core: Arc<ExecutionCore>,
+        backend: Arc<dyn Backend>,
+        mut token: String,
+    ) {
         let mut queue: VecDeque<WriterMsg> = VecDeque::new();
         // Once a call failed, or the execution became terminal, nothing else is sent.
         let mut stopped = false;
@@ -239,7 +253,9 @@ impl Writer {
                 match front {
                     WriterMsg::Update { update, .. } => {
                         let len = update.encoded_len();
-                        if !updates.is_empty() && (updates.len() >= MAX_BATCH_UPDATES || bytes + len > MAX_BATCH_BYTES) {
+                        if !updates.is_empty()
+                            && (updates.len() >= MAX_BATCH_UPDATES || bytes + len > MAX_BATCH_BYTES)
+                        {
                             break;
                         }
                         let Some(WriterMsg::Update { update, ack }) = queue.pop_front() else {
@@ -247,7 +263,7 @@ impl Writer {
                         };
                         bytes += len;
                         let ends_batch = update.operation_type == OperationType::Execution;
-                        updates.push(update);
+                        updates.push(*update);
                         acks.extend(ack);
                         if ends_batch {
                             break;
@@ -334,4 +350,3 @@ impl Writer {
         }
     }
 }
-

@@ -39,7 +39,8 @@ fn short_type_name<T: ?Sized>() -> &'static str {
 
 impl<T: Serialize + DeserializeOwned + Send + 'static> ErrorCodec for T {
     fn encode(&self) -> ErrorObject {
-        let json = serde_json::to_string(self).unwrap_or_else(|e| format!("<unserializable error: {e}>"));
+        let json =
+            serde_json::to_string(self).unwrap_or_else(|e| format!("<unserializable error: {e}>"));
         ErrorObject {
             error_type: Some(short_type_name::<T>().to_owned()),
             error_message: Some(json.clone()),
@@ -53,7 +54,12 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> ErrorCodec for T {
             .error_data
             .as_deref()
             .or(error.error_message.as_deref())
-            .ok_or_else(|| format!("the stored error {error} carries no data for {}", short_type_name::<T>()))?;
+            .ok_or_else(|| {
+                format!(
+                    "the stored error {error} carries no data for {}",
+                    short_type_name::<T>()
+                )
+            })?;
         serde_json::from_str(text).map_err(|e| {
             format!(
                 "the stored error {error} does not deserialize into {}: {e}",
@@ -104,7 +110,10 @@ impl Repr {
 
     fn decode(error: &ErrorObject, default_type: &str) -> Self {
         Self {
-            error_type: error.error_type.clone().unwrap_or_else(|| default_type.to_owned()),
+            error_type: error
+                .error_type
+                .clone()
+                .unwrap_or_else(|| default_type.to_owned()),
             message: error.error_message.clone().unwrap_or_default(),
             data: error.error_data.clone(),
             terminal: false,
@@ -361,7 +370,9 @@ mod tests {
 
     #[test]
     fn step_errors_round_trip_through_error_objects() {
-        let error = StepError::new("boom").with_type("TransientError").with_data("{\"n\":1}");
+        let error = StepError::new("boom")
+            .with_type("TransientError")
+            .with_data("{\"n\":1}");
         let back = StepError::decode(&error.encode()).unwrap();
         assert_eq!(back, error);
         assert!(!back.is_terminal());

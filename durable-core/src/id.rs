@@ -60,6 +60,9 @@ mod tests {
     fn ids_are_64_lowercase_hex_characters() {
         let id = operation_id(Some("x"), 42);
         assert_eq!(id.len(), 64);
-        assert!(id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
     }
 }

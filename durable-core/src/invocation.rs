@@ -12,7 +12,10 @@ use crate::backend::Backend;
 use crate::context::DurableContext;
 use crate::engine::{ExecutionCore, Halt};
 use crate::error::{DurableError, ErrorCodec, InvocationError, kinds};
-use crate::wire::{ErrorObject, InvocationInput, InvocationOutput, InvocationStatus, Operation, OperationAction, OperationType, OperationUpdate};
+use crate::wire::{
+    ErrorObject, InvocationInput, InvocationOutput, InvocationStatus, Operation, OperationAction,
+    OperationType, OperationUpdate,
+};
 
 /// The largest output a handler may return inline: 6 MiB − 50 bytes. A larger
 /// result is checkpointed and an empty `Result` returned (PROTOCOL §2.2).
@@ -24,7 +27,11 @@ pub const MAX_INLINE_OUTPUT: usize = 6 * 1024 * 1024 - 50;
 /// Result<T, DurableError>>` that is `Send + Sync + 'static`.
 pub trait DurableHandler<E, T>: Send + Sync + 'static {
     /// Runs the workflow for one invocation.
-    fn call(&self, event: E, ctx: DurableContext) -> impl Future<Output = Result<T, DurableError>> + Send;
+    fn call(
+        &self,
+        event: E,
+        ctx: DurableContext,
+    ) -> impl Future<Output = Result<T, DurableError>> + Send;
 }
 
 impl<F, Fut, E, T> DurableHandler<E, T> for F
@@ -32,7 +39,11 @@ where
     F: Fn(E, DurableContext) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<T, DurableError>> + Send,
 {
-    fn call(&self, event: E, ctx: DurableContext) -> impl Future<Output = Result<T, DurableError>> + Send {
+    fn call(
+        &self,
+        event: E,
+        ctx: DurableContext,
+    ) -> impl Future<Output = Result<T, DurableError>> + Send {
         self(event, ctx)
     }
 }
@@ -88,7 +99,14 @@ fn read_input<E: DeserializeOwned>(execution: Option<&Operation>) -> Result<E, E
         // `null` (unit, Option) instead, so try both.
         return serde_json::from_str("null")
             .or_else(|_| serde_json::from_str("{}"))
-            .map_err(|e| ErrorObject::new(kinds::INVALID_INPUT, format!("the execution has no input, and the handler's event type needs one: {e}")));
+            .map_err(|e| {
+                ErrorObject::new(
+                    kinds::INVALID_INPUT,
+                    format!(
+                        "the execution has no input, and the handler's event type needs one: {e}"
+                    ),
+                )
+            });
     }
     serde_json::from_str(payload).map_err(|e| {
         let preview: String = payload.chars().take(120).collect();
@@ -134,7 +152,10 @@ where
     let token = required(input.checkpoint_token, "CheckpointToken")?;
 
     let mut operations = input.initial_execution_state.operations;
-    let mut marker = input.initial_execution_state.next_marker.filter(|m| !m.is_empty());
+    let mut marker = input
+        .initial_execution_state
+        .next_marker
+        .filter(|m| !m.is_empty());
     while let Some(page_marker) = marker.take() {
         match backend.get_state(&arn, &token, &page_marker).await {
             Ok(page) => {
@@ -142,7 +163,10 @@ where
                 operations.extend(page.operations);
             }
             Err(error) if error.is_retryable() => {
-                return Err(InvocationError::new(kinds::CHECKPOINT, format!("reading the execution state failed: {error}")));
+                return Err(InvocationError::new(
+                    kinds::CHECKPOINT,
+                    format!("reading the execution state failed: {error}"),
+                ));
             }
             Err(error) => {
                 return Ok(InvocationOutput::failed(ErrorObject::new(
@@ -157,13 +181,22 @@ where
     let execution = operations
         .iter()
         .find(|op| op.operation_type == OperationType::Execution && op.id == execution_id)
-        .or_else(|| operations.iter().find(|op| op.operation_type == OperationType::Execution));
+        .or_else(|| {
+            operations
+                .iter()
+                .find(|op| op.operation_type == OperationType::Execution)
+        });
     let event: E = match read_input(execution) {
         Ok(event) => event,
         Err(error) => return Ok(InvocationOutput::failed(error)),
     };
-    let replaying = operations.iter().any(|op| op.operation_type != OperationType::Execution);
-    let records: HashMap<String, Operation> = operations.into_iter().map(|op| (op.id.clone(), op)).collect();
+    let replaying = operations
+        .iter()
+        .any(|op| op.operation_type != OperationType::Execution);
+    let records: HashMap<String, Operation> = operations
+        .into_iter()
+        .map(|op| (op.id.clone(), op))
+        .collect();
 
     let (core, writer) = ExecutionCore::new(arn, records);
     let root = DurableContext::root(core.clone(), replaying);
@@ -199,13 +232,20 @@ async fn finish<T: Serialize>(
                 return halt_output(halt);
             }
             if flushed.is_err() {
-                return Err(InvocationError::new(kinds::CHECKPOINT, "the checkpoint writer stopped"));
+                return Err(InvocationError::new(
+                    kinds::CHECKPOINT,
+                    "the checkpoint writer stopped",
+                ));
             }
             return Ok(InvocationOutput::pending());
         }
         Some(Ok(value)) => match serde_json::to_string(&value) {
             Ok(text) if text.len() > MAX_INLINE_OUTPUT => {
-                let mut update = OperationUpdate::new(format!("execution-result-{}", now_ms()), OperationType::Execution, OperationAction::Succeed);
+                let mut update = OperationUpdate::new(
+                    format!("execution-result-{}", now_ms()),
+                    OperationType::Execution,
+                    OperationAction::Succeed,
+                );
                 update.payload = Some(text);
                 let _ = core.checkpoint(update).await;
                 InvocationOutput::succeeded(Some(String::new()))
@@ -219,10 +259,22 @@ async fn finish<T: Serialize>(
         Some(Err(error)) => {
             let mut error = error.encode();
             if error.encoded_len() > MAX_INLINE_OUTPUT {
-                let mut update = OperationUpdate::new(format!("execution-result-{}", now_ms()), OperationType::Execution, OperationAction::Fail);
+                let mut update = OperationUpdate::new(
+                    format!("execution-result-{}", now_ms()),
+                    OperationType::Execution,
+                    OperationAction::Fail,
+                );
                 update.error = Some(error);
                 let _ = core.checkpoint(update).await;
-                return finish_flush(core, InvocationOutput { status: InvocationStatus::Failed, result: None, error: None }).await;
+                return finish_flush(
+                    core,
+                    InvocationOutput {
+                        status: InvocationStatus::Failed,
+                        result: None,
+                        error: None,
+                    },
+                )
+                .await;
             }
             error.stack_trace = None;
             InvocationOutput::failed(error)
@@ -231,13 +283,19 @@ async fn finish<T: Serialize>(
     finish_flush(core, output).await
 }
 
-async fn finish_flush(core: &ExecutionCore, output: InvocationOutput) -> Result<InvocationOutput, InvocationError> {
+async fn finish_flush(
+    core: &ExecutionCore,
+    output: InvocationOutput,
+) -> Result<InvocationOutput, InvocationError> {
     let flushed = core.flush().await;
     if let Some(halt) = core.halted() {
         return halt_output(halt);
     }
     if flushed.is_err() {
-        return Err(InvocationError::new(kinds::CHECKPOINT, "the checkpoint writer stopped"));
+        return Err(InvocationError::new(
+            kinds::CHECKPOINT,
+            "the checkpoint writer stopped",
+        ));
     }
     Ok(output)
 }

@@ -45,7 +45,9 @@ mod step;
 mod wait;
 pub mod wire;
 
-pub use backend::{Backend, BackendError, BoxFuture, INVALID_CHECKPOINT_TOKEN, INVALID_PARAMETER_VALUE};
+pub use backend::{
+    Backend, BackendError, BoxFuture, INVALID_CHECKPOINT_TOKEN, INVALID_PARAMETER_VALUE,
+};
 pub use child::{CHILD_SUBTYPE, ChildContext, MAX_INLINE_CHILD_RESULT};
 pub use context::{DurableContext, LOG_TARGET, Logger, StepContext};
 pub use error::{DurableError, ErrorCodec, InvocationError, StepError, kinds};
@@ -59,7 +61,8 @@ pub use wire::ErrorObject;
 /// One import for handler code.
 pub mod prelude {
     pub use crate::{
-        DurableContext, DurableError, Jitter, RetryDecision, RetryPolicy, StepContext, StepError, StepSemantics,
+        DurableContext, DurableError, Jitter, RetryDecision, RetryPolicy, StepContext, StepError,
+        StepSemantics,
     };
     pub use std::time::Duration;
 }

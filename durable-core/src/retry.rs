@@ -147,7 +147,11 @@ impl RetryPolicy {
     /// The factor between consecutive delays.
     #[must_use]
     pub fn backoff_rate(mut self, rate: f64) -> Self {
-        self.backoff_rate = if rate.is_finite() && rate > 0.0 { rate } else { 1.0 };
+        self.backoff_rate = if rate.is_finite() && rate > 0.0 {
+            rate
+        } else {
+            1.0
+        };
         self
     }
 
@@ -181,10 +185,11 @@ impl RetryPolicy {
             .error_type
             .as_deref()
             .is_some_and(|t| self.retryable_types.iter().any(|r| r == t));
-        let message_ok = error
-            .error_message
-            .as_deref()
-            .is_some_and(|m| self.retryable_messages.iter().any(|r| m.contains(r.as_str())));
+        let message_ok = error.error_message.as_deref().is_some_and(|m| {
+            self.retryable_messages
+                .iter()
+                .any(|r| m.contains(r.as_str()))
+        });
         type_ok || message_ok
     }
 
@@ -231,7 +236,9 @@ impl RetryStrategy for RetryPolicy {
             Jitter::Full => rand::random::<f64>() * base,
             Jitter::Half => base / 2.0 + rand::random::<f64>() * base / 2.0,
         };
-        RetryDecision::RetryAfter(Duration::from_secs(u64::try_from(whole_seconds(Duration::from_secs_f64(jittered.max(0.0)))).unwrap_or(1)))
+        RetryDecision::RetryAfter(Duration::from_secs(
+            u64::try_from(whole_seconds(Duration::from_secs_f64(jittered.max(0.0)))).unwrap_or(1),
+        ))
     }
 }
 
@@ -290,7 +297,9 @@ mod tests {
         let linear = RetryPolicy::linear();
         assert_eq!(secs(linear.decide(&err(), 1)), 1);
         assert_eq!(secs(linear.decide(&err(), 3)), 3);
-        let half = RetryPolicy::exponential().jitter(Jitter::Half).initial_delay(Duration::from_secs(10));
+        let half = RetryPolicy::exponential()
+            .jitter(Jitter::Half)
+            .initial_delay(Duration::from_secs(10));
         for _ in 0..100 {
             assert!((5..=10).contains(&secs(half.decide(&err(), 1))));
         }
@@ -304,10 +313,18 @@ mod tests {
 
     #[test]
     fn filters_select_retryable_errors() {
-        let p = RetryPolicy::exponential().retry_on_type("Timeout").retry_on_message("throttled");
+        let p = RetryPolicy::exponential()
+            .retry_on_type("Timeout")
+            .retry_on_message("throttled");
         assert_eq!(p.decide(&err(), 1), RetryDecision::Stop);
-        assert!(matches!(p.decide(&ErrorObject::new("Timeout", "x"), 1), RetryDecision::RetryAfter(_)));
-        assert!(matches!(p.decide(&ErrorObject::new("Other", "we were throttled"), 1), RetryDecision::RetryAfter(_)));
+        assert!(matches!(
+            p.decide(&ErrorObject::new("Timeout", "x"), 1),
+            RetryDecision::RetryAfter(_)
+        ));
+        assert!(matches!(
+            p.decide(&ErrorObject::new("Other", "we were throttled"), 1),
+            RetryDecision::RetryAfter(_)
+        ));
     }
 
     #[test]
@@ -319,6 +336,9 @@ mod tests {
                 RetryDecision::RetryAfter(Duration::from_secs(1))
             }
         };
-        assert_eq!(never_transient.decide(&ErrorObject::new("TransientError", ""), 1), RetryDecision::Stop);
+        assert_eq!(
+            never_transient.decide(&ErrorObject::new("TransientError", ""), 1),
+            RetryDecision::Stop
+        );
     }
 }

@@ -10,7 +10,9 @@ use crate::engine::Halted;
 use crate::error::{ErrorCodec, kinds};
 use crate::retry::{RetryDecision, RetryPolicy, RetryStrategy, whole_seconds};
 use crate::serdes::{JsonSerdes, Serdes, SerdesContext};
-use crate::wire::{ErrorObject, OperationAction, OperationStatus, OperationType, OperationUpdate, StepOptions};
+use crate::wire::{
+    ErrorObject, OperationAction, OperationStatus, OperationType, OperationUpdate, StepOptions,
+};
 
 /// The SubType of steps.
 pub const STEP_SUBTYPE: &str = "Step";
@@ -61,7 +63,10 @@ pub trait StepBody: Send {
     type Error: Send;
 
     /// Runs one attempt.
-    fn run(self, step: StepContext) -> impl Future<Output = Result<Self::Output, Self::Error>> + Send;
+    fn run(
+        self,
+        step: StepContext,
+    ) -> impl Future<Output = Result<Self::Output, Self::Error>> + Send;
 
     /// Name, retry and semantics the body brings along; the builder's own
     /// settings take precedence.
@@ -184,7 +189,6 @@ where
         })
     }
 }
-
 
 /// What the record at the step's id says.
 enum Seen {
@@ -319,25 +323,40 @@ impl<S> StepRun<S> {
             let Some(op) = record else {
                 return Ok(Seen::New);
             };
-            self.ctx
-                .check_record(op, &self.slot, &OperationType::Step, STEP_SUBTYPE, self.name.as_deref())?;
+            self.ctx.check_record(
+                op,
+                &self.slot,
+                &OperationType::Step,
+                STEP_SUBTYPE,
+                self.name.as_deref(),
+            )?;
             let details = op.step_details.as_ref();
             let done = details.map_or(0, |d| d.attempt);
             Ok(match &op.status {
-                OperationStatus::Succeeded => Seen::Succeeded(details.and_then(|d| d.result.clone())),
+                OperationStatus::Succeeded => {
+                    Seen::Succeeded(details.and_then(|d| d.result.clone()))
+                }
                 OperationStatus::Failed
                 | OperationStatus::Cancelled
                 | OperationStatus::TimedOut
-                | OperationStatus::Stopped => Seen::Failed(details.and_then(|d| d.error.clone()).unwrap_or_else(|| {
-                    ErrorObject::new("StepError", format!("{} ended as {}", self.label(), op.status))
-                })),
+                | OperationStatus::Stopped => {
+                    Seen::Failed(details.and_then(|d| d.error.clone()).unwrap_or_else(|| {
+                        ErrorObject::new(
+                            "StepError",
+                            format!("{} ended as {}", self.label(), op.status),
+                        )
+                    }))
+                }
                 OperationStatus::Pending => Seen::Pending,
                 OperationStatus::Ready => Seen::Ready(done),
                 OperationStatus::Started => Seen::Started(done),
                 OperationStatus::Unknown(status) => {
                     return Err(core.fail(
                         kinds::UNSUPPORTED_STATE,
-                        format!("{} has status {status:?}, which this SDK version does not know", self.label()),
+                        format!(
+                            "{} has status {status:?}, which this SDK version does not know",
+                            self.label()
+                        ),
                     ));
                 }
             })
@@ -352,7 +371,10 @@ impl<S> StepRun<S> {
         E::decode(error).map_err(|why| {
             self.ctx.core().fail(
                 kinds::SERIALIZATION,
-                format!("the recorded error of {} cannot be rebuilt: {why}", self.label()),
+                format!(
+                    "the recorded error of {} cannot be rebuilt: {why}",
+                    self.label()
+                ),
             )
         })
     }
@@ -361,16 +383,18 @@ impl<S> StepRun<S> {
     where
         S: Serdes<T>,
     {
-        self.serdes.deserialize(payload, self.serdes_cx()).map_err(|why| {
-            self.ctx.core().fail(
-                kinds::SERIALIZATION,
-                format!(
-                    "the recorded result of {} does not deserialize into {}: {why}",
-                    self.label(),
-                    std::any::type_name::<T>()
-                ),
-            )
-        })
+        self.serdes
+            .deserialize(payload, self.serdes_cx())
+            .map_err(|why| {
+                self.ctx.core().fail(
+                    kinds::SERIALIZATION,
+                    format!(
+                        "the recorded result of {} does not deserialize into {}: {why}",
+                        self.label(),
+                        std::any::type_name::<T>()
+                    ),
+                )
+            })
     }
 
     async fn suspend<R>(&self) -> Result<R, Halted> {
@@ -382,16 +406,19 @@ impl<S> StepRun<S> {
     where
         S: Serdes<T>,
     {
-        let payload = self.serdes.serialize(&value, self.serdes_cx()).map_err(|why| {
-            self.ctx.core().fail(
-                kinds::SERIALIZATION,
-                format!(
-                    "the result of {} cannot be serialized as {}: {why}",
-                    self.label(),
-                    std::any::type_name::<T>()
-                ),
-            )
-        })?;
+        let payload = self
+            .serdes
+            .serialize(&value, self.serdes_cx())
+            .map_err(|why| {
+                self.ctx.core().fail(
+                    kinds::SERIALIZATION,
+                    format!(
+                        "the result of {} cannot be serialized as {}: {why}",
+                        self.label(),
+                        std::any::type_name::<T>()
+                    ),
+                )
+            })?;
         // First run and replay return the same value: the one read back.
         drop(value);
         let value = self.decode_result(Some(&payload))?;

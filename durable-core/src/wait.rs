@@ -65,7 +65,13 @@ impl Wait {
             record
                 .map(|op| {
                     self.ctx
-                        .check_record(op, &self.slot, &OperationType::Wait, WAIT_SUBTYPE, self.name.as_deref())
+                        .check_record(
+                            op,
+                            &self.slot,
+                            &OperationType::Wait,
+                            WAIT_SUBTYPE,
+                            self.name.as_deref(),
+                        )
                         .map(|()| op.status.clone())
                 })
                 .transpose()
@@ -77,12 +83,20 @@ impl Wait {
             }
             None => {
                 self.ctx.mark_new();
-                let seconds = self.seconds().map_err(|why| core.fail(kinds::VALIDATION, why))?;
-                let mut update = OperationUpdate::new(self.slot.id.clone(), OperationType::Wait, OperationAction::Start);
+                let seconds = self
+                    .seconds()
+                    .map_err(|why| core.fail(kinds::VALIDATION, why))?;
+                let mut update = OperationUpdate::new(
+                    self.slot.id.clone(),
+                    OperationType::Wait,
+                    OperationAction::Start,
+                );
                 update.parent_id = self.ctx.parent_id().map(str::to_owned);
                 update.name.clone_from(&self.name);
                 update.sub_type = Some(WAIT_SUBTYPE.to_owned());
-                update.wait_options = Some(WaitOptions { wait_seconds: seconds });
+                update.wait_options = Some(WaitOptions {
+                    wait_seconds: seconds,
+                });
                 core.checkpoint(update).await?;
                 // The delta may already say the wait is over.
                 let done = core.with_record(&self.slot.id, |record| {

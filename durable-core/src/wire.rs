@@ -434,7 +434,11 @@ pub struct Operation {
 
 impl Operation {
     /// A record with only the required fields set.
-    pub fn new(id: impl Into<String>, operation_type: OperationType, status: OperationStatus) -> Self {
+    pub fn new(
+        id: impl Into<String>,
+        operation_type: OperationType,
+        status: OperationStatus,
+    ) -> Self {
         Self {
             id: id.into(),
             operation_type,
@@ -555,7 +559,11 @@ pub struct OperationUpdate {
 
 impl OperationUpdate {
     /// An update with only the required fields set.
-    pub fn new(id: impl Into<String>, operation_type: OperationType, action: OperationAction) -> Self {
+    pub fn new(
+        id: impl Into<String>,
+        operation_type: OperationType,
+        action: OperationAction,
+    ) -> Self {
         Self {
             id: id.into(),
             parent_id: None,
@@ -980,7 +988,12 @@ mod tests {
         assert_eq!(op.start_timestamp, Some(1500));
         assert_eq!(op.step_details.unwrap().attempt, 2);
         // Unknown values survive a round trip unchanged.
-        let back = serde_json::to_value(Operation::new("y", OperationType::parse("TELEPORT"), OperationStatus::Started)).unwrap();
+        let back = serde_json::to_value(Operation::new(
+            "y",
+            OperationType::parse("TELEPORT"),
+            OperationStatus::Started,
+        ))
+        .unwrap();
         assert_eq!(back["Type"], "TELEPORT");
     }
 
@@ -994,15 +1007,27 @@ mod tests {
             json,
             serde_json::json!({"Id":"abc","Type":"WAIT","SubType":"Wait","Action":"START","WaitOptions":{"WaitSeconds":10}})
         );
-        let callback = CallbackOptions { timeout_seconds: 0, heartbeat_timeout_seconds: 5 };
-        assert_eq!(serde_json::to_value(callback).unwrap(), serde_json::json!({"HeartbeatTimeoutSeconds":5}));
+        let callback = CallbackOptions {
+            timeout_seconds: 0,
+            heartbeat_timeout_seconds: 5,
+        };
+        assert_eq!(
+            serde_json::to_value(callback).unwrap(),
+            serde_json::json!({"HeartbeatTimeoutSeconds":5})
+        );
     }
 
     #[test]
     fn outputs_match_the_service_shapes() {
-        assert_eq!(serde_json::to_string(&InvocationOutput::pending()).unwrap(), r#"{"Status":"PENDING"}"#);
+        assert_eq!(
+            serde_json::to_string(&InvocationOutput::pending()).unwrap(),
+            r#"{"Status":"PENDING"}"#
+        );
         let ok = InvocationOutput::succeeded(Some("\"hi\"".into()));
-        assert_eq!(serde_json::to_string(&ok).unwrap(), r#"{"Status":"SUCCEEDED","Result":"\"hi\""}"#);
+        assert_eq!(
+            serde_json::to_string(&ok).unwrap(),
+            r#"{"Status":"SUCCEEDED","Result":"\"hi\""}"#
+        );
         let failed = InvocationOutput::failed(ErrorObject::new("StepError", "boom"));
         assert_eq!(
             serde_json::to_string(&failed).unwrap(),

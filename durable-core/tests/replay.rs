@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 //! Replay-engine tests against a minimal fake service: what is sent, what is
 //! replayed, and how bad input is reported.
 
@@ -31,7 +32,11 @@ impl FakeState {
         let index = match self.index.get(&update.id) {
             Some(index) => *index,
             None => {
-                let mut op = Operation::new(update.id.clone(), update.operation_type.clone(), OperationStatus::Started);
+                let mut op = Operation::new(
+                    update.id.clone(),
+                    update.operation_type.clone(),
+                    OperationStatus::Started,
+                );
                 op.parent_id.clone_from(&update.parent_id);
                 op.name.clone_from(&update.name);
                 op.sub_type.clone_from(&update.sub_type);
@@ -48,14 +53,18 @@ impl FakeState {
                 op.status = OperationStatus::Succeeded;
                 step.attempt += 1;
                 step.result.clone_from(&update.payload);
-                let ctx = op.context_details.get_or_insert_with(ContextDetails::default);
+                let ctx = op
+                    .context_details
+                    .get_or_insert_with(ContextDetails::default);
                 ctx.result.clone_from(&update.payload);
             }
             OperationAction::Fail => {
                 op.status = OperationStatus::Failed;
                 step.attempt += 1;
                 step.error.clone_from(&update.error);
-                let ctx = op.context_details.get_or_insert_with(ContextDetails::default);
+                let ctx = op
+                    .context_details
+                    .get_or_insert_with(ContextDetails::default);
                 ctx.error.clone_from(&update.error);
             }
             OperationAction::Retry => {
@@ -86,12 +95,17 @@ impl Backend for Fake {
                 ));
             }
             let delta = updates.iter().map(|u| state.apply(u)).collect();
-            let terminal = updates.iter().any(|u| u.operation_type == OperationType::Execution);
+            let terminal = updates
+                .iter()
+                .any(|u| u.operation_type == OperationType::Execution);
             state.batches.push(updates);
             state.token += 1;
             Ok(CheckpointResponse {
                 checkpoint_token: (!terminal).then(|| format!("t{}", state.token)),
-                new_execution_state: Some(ExecutionState { operations: delta, next_marker: None }),
+                new_execution_state: Some(ExecutionState {
+                    operations: delta,
+                    next_marker: None,
+                }),
             })
         })
     }
@@ -108,7 +122,9 @@ impl Backend for Fake {
 
 fn execution_record(input: &str) -> Operation {
     let mut op = Operation::new("exec-1", OperationType::Execution, OperationStatus::Started);
-    op.execution_details = Some(ExecutionDetails { input_payload: Some(input.to_owned()) });
+    op.execution_details = Some(ExecutionDetails {
+        input_payload: Some(input.to_owned()),
+    });
     op
 }
 
@@ -121,7 +137,10 @@ impl Fake {
         InvocationInput {
             durable_execution_arn: Some(ARN.into()),
             checkpoint_token: Some(format!("t{}", state.token)),
-            initial_execution_state: ExecutionState { operations, next_marker: None },
+            initial_execution_state: ExecutionState {
+                operations,
+                next_marker: None,
+            },
             updated_operation_ids: None,
         }
     }
@@ -132,37 +151,66 @@ impl Fake {
 
     fn set(&self, ops: Vec<Operation>) {
         let mut state = self.state.lock().unwrap();
-        state.index = ops.iter().enumerate().map(|(i, op)| (op.id.clone(), i)).collect();
+        state.index = ops
+            .iter()
+            .enumerate()
+            .map(|(i, op)| (op.id.clone(), i))
+            .collect();
         state.ops = ops;
     }
 }
 
-async fn invoke<E, T, H>(fake: &Arc<Fake>, handler: &H, input: &str) -> Result<InvocationOutput, InvocationError>
+async fn invoke<E, T, H>(
+    fake: &Arc<Fake>,
+    handler: &H,
+    input: &str,
+) -> Result<InvocationOutput, InvocationError>
 where
     H: DurableHandler<E, T>,
     E: serde::de::DeserializeOwned + Send,
     T: Serialize + Send,
 {
     let backend: Arc<dyn Backend> = fake.clone();
-    run_invocation(handler, fake.envelope(input), backend, &InvocationConfig::default()).await
+    run_invocation(
+        handler,
+        fake.envelope(input),
+        backend,
+        &InvocationConfig::default(),
+    )
+    .await
 }
 
 fn error_type(output: &InvocationOutput) -> &str {
-    output.error.as_ref().and_then(|e| e.error_type.as_deref()).unwrap_or("")
+    output
+        .error
+        .as_ref()
+        .and_then(|e| e.error_type.as_deref())
+        .unwrap_or("")
 }
 
 #[tokio::test]
 async fn new_steps_run_checkpoint_and_return_their_results() {
     let fake = Arc::new(Fake::default());
     let handler = |name: String, ctx: DurableContext| async move {
-        let a = ctx.step(|_| async move { Ok::<_, StepError>(format!("Hello, {name}")) }).name("greet").await?;
-        let b = ctx.step(|s: StepContext| async move { Ok::<_, StepError>(s.attempt()) }).await?;
+        let a = ctx
+            .step(|_| async move { Ok::<_, StepError>(format!("Hello, {name}")) })
+            .name("greet")
+            .await?;
+        let b = ctx
+            .step(|s: StepContext| async move { Ok::<_, StepError>(s.attempt()) })
+            .await?;
         Ok::<_, DurableError>(format!("{a} ({b})"))
     };
     let out = invoke(&fake, &handler, "\"World\"").await.unwrap();
-    assert_eq!(out, InvocationOutput::succeeded(Some("\"Hello, World (1)\"".into())));
+    assert_eq!(
+        out,
+        InvocationOutput::succeeded(Some("\"Hello, World (1)\"".into()))
+    );
     let updates: Vec<_> = fake.batches().into_iter().flatten().collect();
-    let actions: Vec<_> = updates.iter().map(|u| (u.action.as_str().to_owned(), u.name.clone())).collect();
+    let actions: Vec<_> = updates
+        .iter()
+        .map(|u| (u.action.as_str().to_owned(), u.name.clone()))
+        .collect();
     assert_eq!(
         actions,
         [
@@ -201,14 +249,22 @@ async fn completed_steps_replay_without_running_and_waits_suspend() {
     };
     let out = invoke(&fake, &handler, "{}").await.unwrap();
     assert_eq!(out, InvocationOutput::pending());
-    assert_eq!(after_wait.load(Ordering::SeqCst), 0, "code after a pending wait must not run");
+    assert_eq!(
+        after_wait.load(Ordering::SeqCst),
+        0,
+        "code after a pending wait must not run"
+    );
     // The service fires the timer.
     let mut ops = fake.state.lock().unwrap().ops.clone();
     ops[1].status = OperationStatus::Succeeded;
     fake.set(ops);
     let out = invoke(&fake, &handler, "{}").await.unwrap();
     assert_eq!(out, InvocationOutput::succeeded(Some("42".into())));
-    assert_eq!(runs.load(Ordering::SeqCst), 1, "the step body ran again on replay");
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        1,
+        "the step body ran again on replay"
+    );
     // The replay sent nothing new.
     assert_eq!(fake.batches().iter().flatten().count(), 3);
 }
@@ -216,11 +272,17 @@ async fn completed_steps_replay_without_running_and_waits_suspend() {
 #[tokio::test]
 async fn a_different_operation_at_a_recorded_id_is_non_determinism() {
     let fake = Arc::new(Fake::default());
-    let mut wait = Operation::new(id::operation_id(None, 1), OperationType::Wait, OperationStatus::Succeeded);
+    let mut wait = Operation::new(
+        id::operation_id(None, 1),
+        OperationType::Wait,
+        OperationStatus::Succeeded,
+    );
     wait.sub_type = Some("Wait".into());
     fake.set(vec![wait]);
     let handler = |_: serde_json::Value, ctx: DurableContext| async move {
-        ctx.step(|_| async { Ok::<_, StepError>(1) }).name("charge").await?;
+        ctx.step(|_| async { Ok::<_, StepError>(1) })
+            .name("charge")
+            .await?;
         Ok::<_, DurableError>(())
     };
     let out = invoke(&fake, &handler, "{}").await.unwrap();
@@ -228,19 +290,33 @@ async fn a_different_operation_at_a_recorded_id_is_non_determinism() {
     assert_eq!(error_type(&out), kinds::NON_DETERMINISTIC);
     let message = out.error.unwrap().error_message.unwrap();
     assert!(message.contains(&id::operation_id(None, 1)), "{message}");
-    assert!(message.contains("WAIT/Wait") && message.contains("STEP/Step") && message.contains("charge"), "{message}");
-    assert!(fake.batches().is_empty(), "nothing may be checkpointed for the mismatched call");
+    assert!(
+        message.contains("WAIT/Wait")
+            && message.contains("STEP/Step")
+            && message.contains("charge"),
+        "{message}"
+    );
+    assert!(
+        fake.batches().is_empty(),
+        "nothing may be checkpointed for the mismatched call"
+    );
 }
 
 #[tokio::test]
 async fn a_renamed_step_is_non_determinism() {
     let fake = Arc::new(Fake::default());
-    let mut step = Operation::new(id::operation_id(None, 1), OperationType::Step, OperationStatus::Succeeded);
+    let mut step = Operation::new(
+        id::operation_id(None, 1),
+        OperationType::Step,
+        OperationStatus::Succeeded,
+    );
     step.sub_type = Some("Step".into());
     step.name = Some("old".into());
     fake.set(vec![step]);
     let handler = |_: serde_json::Value, ctx: DurableContext| async move {
-        ctx.step(|_| async { Ok::<_, StepError>(1) }).name("new").await?;
+        ctx.step(|_| async { Ok::<_, StepError>(1) })
+            .name("new")
+            .await?;
         Ok::<_, DurableError>(())
     };
     let out = invoke(&fake, &handler, "{}").await.unwrap();
@@ -250,14 +326,30 @@ async fn a_renamed_step_is_non_determinism() {
 #[tokio::test]
 async fn an_envelope_without_arn_or_token_is_a_clear_error() {
     let fake: Arc<dyn Backend> = Arc::new(Fake::default());
-    let handler = |_: serde_json::Value, _ctx: DurableContext| async move { Ok::<_, DurableError>(()) };
+    let handler =
+        |_: serde_json::Value, _ctx: DurableContext| async move { Ok::<_, DurableError>(()) };
     let plain: InvocationInput = serde_json::from_str(r#"{"orderId": 7}"#).unwrap();
-    let err = run_invocation(&handler, plain, fake.clone(), &InvocationConfig::default()).await.unwrap_err();
+    let err = run_invocation(&handler, plain, fake.clone(), &InvocationConfig::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.error_type(), kinds::INVALID_ENVELOPE);
     assert!(err.message().contains("DurableExecutionArn"), "{err}");
-    assert!(err.message().contains("durable execution is enabled"), "{err}");
-    let no_token = InvocationInput { durable_execution_arn: Some(ARN.into()), ..Default::default() };
-    let err = run_invocation(&handler, no_token, fake.clone(), &InvocationConfig::default()).await.unwrap_err();
+    assert!(
+        err.message().contains("durable execution is enabled"),
+        "{err}"
+    );
+    let no_token = InvocationInput {
+        durable_execution_arn: Some(ARN.into()),
+        ..Default::default()
+    };
+    let err = run_invocation(
+        &handler,
+        no_token,
+        fake.clone(),
+        &InvocationConfig::default(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.message().contains("CheckpointToken"), "{err}");
     let err = InvocationInput::from_slice(b"[1,2").unwrap_err();
     assert_eq!(err.error_type(), kinds::INVALID_ENVELOPE);
@@ -266,11 +358,18 @@ async fn an_envelope_without_arn_or_token_is_a_clear_error() {
 #[tokio::test]
 async fn input_that_is_not_json_fails_the_execution_clearly() {
     let fake = Arc::new(Fake::default());
-    let handler = |_: serde_json::Value, _ctx: DurableContext| async move { Ok::<_, DurableError>(()) };
+    let handler =
+        |_: serde_json::Value, _ctx: DurableContext| async move { Ok::<_, DurableError>(()) };
     let out = invoke(&fake, &handler, "{not json").await.unwrap();
     assert_eq!(out.status, InvocationStatus::Failed);
     assert_eq!(error_type(&out), kinds::INVALID_INPUT);
-    assert!(out.error.unwrap().error_message.unwrap().contains("{not json"));
+    assert!(
+        out.error
+            .unwrap()
+            .error_message
+            .unwrap()
+            .contains("{not json")
+    );
     // The right JSON of the wrong shape is reported the same way.
     #[derive(Deserialize)]
     struct Order {
@@ -285,7 +384,11 @@ async fn input_that_is_not_json_fails_the_execution_clearly() {
 #[tokio::test]
 async fn an_unknown_operation_type_is_kept_until_the_code_reaches_it() {
     let fake = Arc::new(Fake::default());
-    let later = Operation::new(id::operation_id(None, 2), OperationType::parse("HOLOGRAM"), OperationStatus::Started);
+    let later = Operation::new(
+        id::operation_id(None, 2),
+        OperationType::parse("HOLOGRAM"),
+        OperationStatus::Started,
+    );
     fake.set(vec![later]);
     let handler = |_: serde_json::Value, ctx: DurableContext| async move {
         ctx.step(|_| async { Ok::<_, StepError>(1) }).await?;
@@ -295,7 +398,13 @@ async fn an_unknown_operation_type_is_kept_until_the_code_reaches_it() {
     let out = invoke(&fake, &handler, "{}").await.unwrap();
     assert_eq!(out.status, InvocationStatus::Failed);
     assert_eq!(error_type(&out), kinds::UNSUPPORTED_STATE);
-    assert!(out.error.unwrap().error_message.unwrap().contains("HOLOGRAM"));
+    assert!(
+        out.error
+            .unwrap()
+            .error_message
+            .unwrap()
+            .contains("HOLOGRAM")
+    );
     // The first step, which the unknown record did not concern, was recorded.
     assert_eq!(fake.batches().iter().flatten().count(), 2);
 }
@@ -303,19 +412,33 @@ async fn an_unknown_operation_type_is_kept_until_the_code_reaches_it() {
 #[tokio::test]
 async fn a_recorded_result_that_no_longer_deserializes_fails_clearly() {
     let fake = Arc::new(Fake::default());
-    let mut step = Operation::new(id::operation_id(None, 1), OperationType::Step, OperationStatus::Succeeded);
+    let mut step = Operation::new(
+        id::operation_id(None, 1),
+        OperationType::Step,
+        OperationStatus::Succeeded,
+    );
     step.sub_type = Some("Step".into());
     step.name = Some("load".into());
-    step.step_details = Some(StepDetails { attempt: 1, result: Some("\"not a number\"".into()), ..Default::default() });
+    step.step_details = Some(StepDetails {
+        attempt: 1,
+        result: Some("\"not a number\"".into()),
+        ..Default::default()
+    });
     fake.set(vec![step]);
     let handler = |_: serde_json::Value, ctx: DurableContext| async move {
-        let n: u64 = ctx.step(|_| async { Ok::<_, StepError>(5) }).name("load").await?;
+        let n: u64 = ctx
+            .step(|_| async { Ok::<_, StepError>(5) })
+            .name("load")
+            .await?;
         Ok::<_, DurableError>(n)
     };
     let out = invoke(&fake, &handler, "{}").await.unwrap();
     assert_eq!(error_type(&out), kinds::SERIALIZATION);
     let message = out.error.unwrap().error_message.unwrap();
-    assert!(message.contains("\"load\"") && message.contains("u64"), "{message}");
+    assert!(
+        message.contains("\"load\"") && message.contains("u64"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -328,7 +451,9 @@ async fn a_stale_checkpoint_token_fails_the_invocation_for_a_retry() {
     let mut envelope = fake.envelope("{}");
     envelope.checkpoint_token = Some("t-stale".into());
     let backend: Arc<dyn Backend> = fake.clone();
-    let err = run_invocation(&handler, envelope, backend, &InvocationConfig::default()).await.unwrap_err();
+    let err = run_invocation(&handler, envelope, backend, &InvocationConfig::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.error_type(), kinds::CHECKPOINT);
     assert!(err.message().contains(INVALID_CHECKPOINT_TOKEN), "{err}");
 }
@@ -346,7 +471,12 @@ async fn a_failed_attempt_schedules_a_retry_and_suspends() {
     assert_eq!(out, InvocationOutput::pending());
     let retry = fake.batches().concat().pop().unwrap();
     assert_eq!(retry.action, OperationAction::Retry);
-    assert_eq!(retry.step_options, Some(StepOptions { next_attempt_delay_seconds: 3 }));
+    assert_eq!(
+        retry.step_options,
+        Some(StepOptions {
+            next_attempt_delay_seconds: 3
+        })
+    );
     assert_eq!(retry.error.unwrap().error_type.as_deref(), Some("Timeout"));
 }
 
@@ -358,12 +488,20 @@ async fn terminal_errors_fail_the_step_without_retry_and_keep_their_value() {
             .step(|_| async { Err::<(), _>(StepError::terminal("card declined").with_data("51")) })
             .await
             .unwrap_err();
-        Ok::<_, DurableError>(format!("{}|{}|{:?}", err.error_type(), err.message(), err.data()))
+        Ok::<_, DurableError>(format!(
+            "{}|{}|{:?}",
+            err.error_type(),
+            err.message(),
+            err.data()
+        ))
     };
     let out = invoke(&fake, &handler, "{}").await.unwrap();
     let expected = "\"StepError|card declined|Some(\\\"51\\\")\"";
     assert_eq!(out.result.as_deref(), Some(expected));
-    assert_eq!(fake.batches().concat().last().unwrap().action, OperationAction::Fail);
+    assert_eq!(
+        fake.batches().concat().last().unwrap().action,
+        OperationAction::Fail
+    );
     // Replay gives the same error value.
     let out = invoke(&fake, &handler, "{}").await.unwrap();
     assert_eq!(out.result.as_deref(), Some(expected));
@@ -386,8 +524,22 @@ async fn serde_step_errors_come_back_as_their_own_type_on_replay() {
         let PaymentError::Declined { code } = err;
         Ok::<_, DurableError>(code)
     };
-    assert_eq!(invoke(&fake, &handler, "{}").await.unwrap().result.as_deref(), Some("51"));
-    assert_eq!(invoke(&fake, &handler, "{}").await.unwrap().result.as_deref(), Some("51"));
+    assert_eq!(
+        invoke(&fake, &handler, "{}")
+            .await
+            .unwrap()
+            .result
+            .as_deref(),
+        Some("51")
+    );
+    assert_eq!(
+        invoke(&fake, &handler, "{}")
+            .await
+            .unwrap()
+            .result
+            .as_deref(),
+        Some("51")
+    );
 }
 
 #[tokio::test]
@@ -395,7 +547,10 @@ async fn concurrent_updates_are_batched_within_the_limits() {
     let fake = Arc::new(Fake::default());
     let handler = |_: serde_json::Value, ctx: DurableContext| async move {
         let steps: Vec<_> = (0..300u32)
-            .map(|i| ctx.step(move |_| async move { Ok::<_, StepError>(i) }).into_future())
+            .map(|i| {
+                ctx.step(move |_| async move { Ok::<_, StepError>(i) })
+                    .into_future()
+            })
             .collect();
         let values = futures::future::join_all(steps).await;
         Ok::<_, DurableError>(values.into_iter().map(Result::unwrap).sum::<u32>())
@@ -404,14 +559,20 @@ async fn concurrent_updates_are_batched_within_the_limits() {
     assert_eq!(out.result.as_deref(), Some("44850"));
     let batches = fake.batches();
     assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), 600);
-    assert!(batches.iter().all(|b| b.len() <= 250), "{:?}", batches.iter().map(Vec::len).collect::<Vec<_>>());
+    assert!(
+        batches.iter().all(|b| b.len() <= 250),
+        "{:?}",
+        batches.iter().map(Vec::len).collect::<Vec<_>>()
+    );
     assert!(batches.len() < 600, "updates were not batched");
 }
 
 #[tokio::test]
 async fn an_oversized_result_is_checkpointed_and_returned_empty() {
     let fake = Arc::new(Fake::default());
-    let handler = |_: serde_json::Value, _ctx: DurableContext| async move { Ok::<_, DurableError>("x".repeat(MAX_INLINE_OUTPUT)) };
+    let handler = |_: serde_json::Value, _ctx: DurableContext| async move {
+        Ok::<_, DurableError>("x".repeat(MAX_INLINE_OUTPUT))
+    };
     let out = invoke(&fake, &handler, "{}").await.unwrap();
     assert_eq!(out, InvocationOutput::succeeded(Some(String::new())));
     let last = fake.batches().concat().pop().unwrap();
@@ -441,13 +602,27 @@ async fn child_contexts_nest_ids_and_replay_from_their_result() {
             }
         }
     };
-    assert_eq!(invoke(&fake, &handler, "{}").await.unwrap().result.as_deref(), Some("7"));
+    assert_eq!(
+        invoke(&fake, &handler, "{}")
+            .await
+            .unwrap()
+            .result
+            .as_deref(),
+        Some("7")
+    );
     let updates = fake.batches().concat();
     let ctx_id = id::operation_id(None, 1);
     assert_eq!(updates[0].sub_type.as_deref(), Some("RunInChildContext"));
     assert_eq!(updates[1].parent_id.as_deref(), Some(ctx_id.as_str()));
     assert_eq!(updates[1].id, id::operation_id(Some(&ctx_id), 1));
-    assert_eq!(invoke(&fake, &handler, "{}").await.unwrap().result.as_deref(), Some("7"));
+    assert_eq!(
+        invoke(&fake, &handler, "{}")
+            .await
+            .unwrap()
+            .result
+            .as_deref(),
+        Some("7")
+    );
     assert_eq!(runs.load(Ordering::SeqCst), 1);
 }
 
@@ -479,14 +654,25 @@ async fn ten_thousand_sequential_steps_complete_and_replay() {
     let replay = invoke(&fake, &handler, "{}").await.unwrap();
     assert_eq!(replay, first);
     assert_eq!(runs.load(Ordering::Relaxed), 10_000);
-    let ids: std::collections::HashSet<_> = fake.state.lock().unwrap().ops.iter().map(|o| o.id.clone()).collect();
+    let ids: std::collections::HashSet<_> = fake
+        .state
+        .lock()
+        .unwrap()
+        .ops
+        .iter()
+        .map(|o| o.id.clone())
+        .collect();
     assert_eq!(ids.len(), 10_000);
 }
 
 #[tokio::test]
 async fn at_most_once_steps_are_not_rerun_after_an_interruption() {
     let fake = Arc::new(Fake::default());
-    let mut started = Operation::new(id::operation_id(None, 1), OperationType::Step, OperationStatus::Started);
+    let mut started = Operation::new(
+        id::operation_id(None, 1),
+        OperationType::Step,
+        OperationStatus::Started,
+    );
     started.sub_type = Some("Step".into());
     fake.set(vec![started]);
     let ran = Arc::new(AtomicUsize::new(0));
@@ -541,4 +727,28 @@ async fn suspension_cannot_be_swallowed_by_select() {
     };
     let out = invoke(&fake, &handler, "{}").await.unwrap();
     assert_eq!(out, InvocationOutput::pending());
+}
+
+#[tokio::test]
+async fn invocations_of_capturing_handlers_can_be_spawned() {
+    let fake = Arc::new(Fake::default());
+    let prefix = Arc::new(String::from("Hello"));
+    let handler = move |name: String, ctx: DurableContext| {
+        let prefix = prefix.clone();
+        async move {
+            let greeting = ctx
+                .step(move |_| async move { Ok::<_, StepError>(format!("{prefix}, {name}")) })
+                .await?;
+            Ok::<_, DurableError>(greeting)
+        }
+    };
+    let envelope = fake.envelope("\"Ada\"");
+    let backend: Arc<dyn Backend> = fake.clone();
+    let out = tokio::spawn(async move {
+        run_invocation(&handler, envelope, backend, &InvocationConfig::default()).await
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(out.result.as_deref(), Some("\"Hello, Ada\""));
 }
