@@ -622,7 +622,8 @@ impl ExecutionState {
 /// The event Lambda passes to a durable handler (PROTOCOL §2.1).
 ///
 /// The ARN and token are optional here so that a plain event can be told
-/// apart with a clear message; see [`InvocationInput::validate`].
+/// apart with a clear message (`durable_core::run_invocation` reports a
+/// missing one as `InvalidEnvelope`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct InvocationInput {

@@ -1,0 +1,160 @@
+#![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
+//! Engine benchmarks: the cost of a new step, of a replayed step, and the
+//! throughput of short executions on `LocalRunner`.
+//!
+//! ```sh
+//! cargo bench -p durable-local --bench engine
+//! ```
+//!
+//! Each workload runs several times; the best and median runs are printed,
+//! the way `BENCHMARKS.md` reports them.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use durable_core::wire::{OperationAction, OperationType, OperationUpdate};
+use durable_core::{DurableContext, DurableError, StepError};
+use durable_local::{Clock, LocalRunner, LocalService};
+
+const RUNS: usize = 7;
+
+fn summarize(label: &str, unit: &str, mut samples: Vec<f64>) {
+    samples.sort_by(f64::total_cmp);
+    let best = samples[0];
+    let median = samples[samples.len() / 2];
+    println!("{label:<48} best {best:>10.3} {unit}   median {median:>10.3} {unit}");
+}
+
+async fn sequential_steps(n: u64) -> f64 {
+    let handler = move |_: serde_json::Value, ctx: DurableContext| async move {
+        let mut sum = 0u64;
+        for i in 0..n {
+            sum += ctx
+                .step(move |_| async move { Ok::<_, StepError>(i) })
+                .await?;
+        }
+        Ok::<_, DurableError>(sum)
+    };
+    let runner = LocalRunner::new(handler);
+    let started = Instant::now();
+    let exec = runner.run(serde_json::Value::Null).await.expect("run");
+    let elapsed = started.elapsed();
+    assert_eq!(exec.result::<u64>().expect("result"), Some(n * (n - 1) / 2));
+    elapsed.as_secs_f64() * 1e6 / n as f64
+}
+
+async fn replayed_steps(n: u64) -> f64 {
+    // The handler times its own replay: from its start to the wait, in the
+    // invocation that resumes after the wait.
+    let timings: Arc<Mutex<Vec<Duration>>> = Arc::default();
+    let handler = {
+        let timings = timings.clone();
+        move |_: serde_json::Value, ctx: DurableContext| {
+            let timings = timings.clone();
+            async move {
+                let started = Instant::now();
+                let mut sum = 0u64;
+                for i in 0..n {
+                    sum += ctx
+                        .step(move |_| async move { Ok::<_, StepError>(i) })
+                        .await?;
+                }
+                timings.lock().expect("lock").push(started.elapsed());
+                ctx.wait(Duration::from_secs(60)).await;
+                Ok::<_, DurableError>(sum)
+            }
+        }
+    };
+    let runner = LocalRunner::new(handler);
+    let exec = runner.run(serde_json::Value::Null).await.expect("run");
+    assert_eq!(exec.invocations(), 2);
+    let timings = timings.lock().expect("lock");
+    // timings[0]: the first invocation ran the steps; timings[1]: the replay.
+    timings[1].as_secs_f64() * 1e6 / n as f64
+}
+
+async fn three_step_executions(executions: u32) -> f64 {
+    let handler = |name: String, ctx: DurableContext| async move {
+        let a = ctx.step(|_| async { Ok::<_, StepError>(1u32) }).await?;
+        let b = ctx
+            .step(move |_| async move { Ok::<_, StepError>(a + 1) })
+            .await?;
+        let c = ctx
+            .step(move |_| async move { Ok::<_, StepError>(format!("{name}-{b}")) })
+            .await?;
+        Ok::<_, DurableError>(c)
+    };
+    let runner = LocalRunner::new(handler).retain_finished(false);
+    let started = Instant::now();
+    for _ in 0..executions {
+        let exec = runner.run("x").await.expect("run");
+        debug_assert_eq!(
+            exec.result::<String>().ok().flatten().as_deref(),
+            Some("x-2")
+        );
+    }
+    f64::from(executions) / started.elapsed().as_secs_f64()
+}
+
+/// The service alone: one START+SUCCEED checkpoint per step, no SDK.
+fn service_checkpoints(n: u64) -> f64 {
+    let service = LocalService::new(Clock::virtual_now());
+    let started = service
+        .start_execution("fn", None, "{}".to_owned())
+        .expect("start");
+    let invocation = service.begin_invocation(&started.arn).expect("invocation");
+    let mut token = invocation.input.checkpoint_token.expect("token");
+    let ids: Vec<String> = (1..=n)
+        .map(|i| durable_core::id::operation_id(None, i))
+        .collect();
+    let began = Instant::now();
+    for id in ids {
+        let mut start =
+            OperationUpdate::new(id.clone(), OperationType::Step, OperationAction::Start);
+        start.sub_type = Some("Step".to_owned());
+        let mut done = OperationUpdate::new(id, OperationType::Step, OperationAction::Succeed);
+        done.sub_type = Some("Step".to_owned());
+        done.payload = Some("42".to_owned());
+        let response = service
+            .checkpoint_now(&started.arn, &token, vec![start, done])
+            .expect("checkpoint");
+        token = response.checkpoint_token.expect("token");
+    }
+    began.elapsed().as_secs_f64() * 1e6 / n as f64
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        println!("durable-local engine benchmarks ({RUNS} runs each)");
+        let mut new_step = Vec::new();
+        let mut replay = Vec::new();
+        let mut throughput = Vec::new();
+        let mut service = Vec::new();
+        for _ in 0..RUNS {
+            service.push(service_checkpoints(100_000));
+            new_step.push(sequential_steps(1_000).await);
+            replay.push(replayed_steps(10_000).await);
+            throughput.push(three_step_executions(20_000).await);
+        }
+        summarize("service only: START+SUCCEED checkpoint", "µs/step", service);
+        summarize("new step (1,000 sequential steps)", "µs/step", new_step);
+        summarize(
+            "replayed step (10,000 done steps, after a wait)",
+            "µs/step",
+            replay,
+        );
+        // For throughput the best run is the highest.
+        let mut t = throughput.clone();
+        t.sort_by(|a, b| b.total_cmp(a));
+        println!(
+            "{:<48} best {:>10.0} exec/s    median {:>10.0} exec/s",
+            "3-step executions (20,000 per run)",
+            t[0],
+            t[t.len() / 2]
+        );
+    });
+}
