@@ -6,7 +6,9 @@
 //! unbounded queue; synchronous updates carry an acknowledgement that fires
 //! once their batch is recorded and the returned delta merged.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -48,7 +50,7 @@ enum WriterMsg {
 
 pub(crate) struct ExecutionCore {
     pub(crate) arn: String,
-    ops: Mutex<HashMap<String, Operation>>,
+    ops: Mutex<FxHashMap<String, Operation>>,
     tx: mpsc::UnboundedSender<WriterMsg>,
     halt: Mutex<Option<Halt>>,
     suspended: AtomicBool,
@@ -78,7 +80,7 @@ impl Drop for ActiveGuard<'_> {
 }
 
 impl ExecutionCore {
-    pub(crate) fn new(arn: String, ops: HashMap<String, Operation>) -> (Arc<Self>, Writer) {
+    pub(crate) fn new(arn: String, ops: FxHashMap<String, Operation>) -> (Arc<Self>, Writer) {
         let (tx, rx) = mpsc::unbounded_channel();
         let core = Arc::new(Self {
             arn,

@@ -1,7 +1,6 @@
 //! One invocation: read the envelope, run the handler against the recorded
 //! state, checkpoint through the backend, and produce the output (PROTOCOL §2).
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -193,7 +192,7 @@ where
     let replaying = operations
         .iter()
         .any(|op| op.operation_type != OperationType::Execution);
-    let records: HashMap<String, Operation> = operations
+    let records: rustc_hash::FxHashMap<String, Operation> = operations
         .into_iter()
         .map(|op| (op.id.clone(), op))
         .collect();

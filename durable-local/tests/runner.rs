@@ -444,3 +444,28 @@ async fn a_custom_virtual_clock() {
     assert_eq!(exec.end_timestamp(), Some(1_010_000));
     assert_eq!(exec.history()[0].event_timestamp, 1_000_000);
 }
+
+#[tokio::test]
+async fn ten_thousand_sequential_steps_complete_and_replay() {
+    // 10,000 steps, a wait, then 10,000 more: the second invocation replays
+    // the first 10,000 from the record (paged 1,000 at a time).
+    let exec = LocalRunner::new(many_steps).run(10_000).await.unwrap();
+    assert_eq!(
+        exec.status(),
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        exec.error()
+    );
+    assert_eq!(
+        exec.result::<u32>().unwrap(),
+        Some(2 * (10_000 * 9_999 / 2))
+    );
+    assert_eq!(exec.invocations(), 2);
+    assert_eq!(exec.operations().len(), 20_001);
+    let started = exec
+        .history()
+        .iter()
+        .filter(|e| e.event_type == durable_core::wire::EventType::StepStarted)
+        .count();
+    assert_eq!(started, 20_000, "a replayed step was started again");
+}
