@@ -13,18 +13,28 @@ use blake2::{Blake2b512, Digest};
 
 /// Hashes a raw id into its wire form.
 pub fn hash_raw_id(raw: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Blake2b512::digest(raw.as_bytes());
     // 32 bytes of the 64-byte digest = 64 hex characters.
-    hex::encode(&digest[..32])
+    let mut id = String::with_capacity(64);
+    for byte in digest.iter().take(32) {
+        id.push(char::from(HEX[usize::from(byte >> 4)]));
+        id.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    id
 }
 
 /// The id of the `position`-th durable call (1-based) in the context owned by
 /// `parent` (`None` at the root).
 pub fn operation_id(parent: Option<&str>, position: u64) -> String {
-    match parent {
-        None => hash_raw_id(&position.to_string()),
-        Some(parent) => hash_raw_id(&format!("{parent}-{position}")),
+    use std::fmt::Write as _;
+    let mut raw = String::with_capacity(parent.map_or(0, |p| p.len() + 1) + 20);
+    if let Some(parent) = parent {
+        raw.push_str(parent);
+        raw.push('-');
     }
+    let _ = write!(raw, "{position}");
+    hash_raw_id(&raw)
 }
 
 #[cfg(test)]

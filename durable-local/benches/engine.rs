@@ -124,6 +124,19 @@ fn service_checkpoints(n: u64) -> f64 {
 }
 
 fn main() {
+    // `cargo bench -p durable-local --bench engine -- profile` runs only the
+    // new-step and replay workloads once, for a profiler.
+    if std::env::args().any(|a| a == "profile") {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            println!("new step {:.3} µs", sequential_steps(1_000).await);
+            println!("replayed step {:.3} µs", replayed_steps(10_000).await);
+        });
+        return;
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
