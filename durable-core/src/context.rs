@@ -189,6 +189,19 @@ impl std::fmt::Debug for ExecutionCore {
 }
 
 impl StepContext {
+    /// A step context outside any execution, for calling a step body directly
+    /// in a unit test. Its logger tags records with the execution ARN `test`.
+    pub fn for_test(attempt: u32) -> Self {
+        let (core, _writer) =
+            ExecutionCore::new("test".to_owned(), rustc_hash::FxHashMap::default());
+        Self {
+            attempt: attempt.max(1),
+            operation_id: "test".to_owned(),
+            name: None,
+            core,
+        }
+    }
+
     /// The running attempt, starting at 1.
     pub fn attempt(&self) -> u32 {
         self.attempt
