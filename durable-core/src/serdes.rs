@@ -85,3 +85,23 @@ where
         (self.de)(payload)
     }
 }
+
+impl<T> Serdes<T> for Box<dyn Serdes<T>> {
+    fn serialize(&self, value: &T, cx: SerdesContext<'_>) -> Result<String, String> {
+        (**self).serialize(value, cx)
+    }
+
+    fn deserialize(&self, payload: Option<&str>, cx: SerdesContext<'_>) -> Result<T, String> {
+        (**self).deserialize(payload, cx)
+    }
+}
+
+impl<T> Serdes<T> for std::sync::Arc<dyn Serdes<T>> {
+    fn serialize(&self, value: &T, cx: SerdesContext<'_>) -> Result<String, String> {
+        (**self).serialize(value, cx)
+    }
+
+    fn deserialize(&self, payload: Option<&str>, cx: SerdesContext<'_>) -> Result<T, String> {
+        (**self).deserialize(payload, cx)
+    }
+}

@@ -61,6 +61,11 @@ pub trait StepBody: Send {
     type Output: Send;
     /// The error value.
     type Error: Send;
+    /// How the success value is checkpointed ([`JsonSerdes`] for closures).
+    type Serdes;
+
+    /// The encoding of the success value; [`Step::serdes`] overrides it.
+    fn serdes(&self) -> Self::Serdes;
 
     /// Runs one attempt.
     fn run(
@@ -84,6 +89,11 @@ where
 {
     type Output = T;
     type Error = E;
+    type Serdes = JsonSerdes;
+
+    fn serdes(&self) -> JsonSerdes {
+        JsonSerdes
+    }
 
     fn run(self, step: StepContext) -> impl Future<Output = Result<T, E>> + Send {
         self(step)
@@ -121,8 +131,9 @@ impl DurableContext {
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub fn step<'a, B: StepBody + 'a>(&self, body: B) -> Step<'a, B> {
+    pub fn step<'a, B: StepBody + 'a>(&self, body: B) -> Step<'a, B, B::Serdes> {
         let defaults = body.defaults();
+        let serdes = body.serdes();
         Step {
             _borrow: std::marker::PhantomData,
             ctx: self.clone(),
@@ -131,7 +142,7 @@ impl DurableContext {
             name: defaults.name,
             retry: defaults.retry,
             semantics: defaults.semantics,
-            serdes: JsonSerdes,
+            serdes,
         }
     }
 }

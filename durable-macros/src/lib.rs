@@ -130,6 +130,11 @@ pub fn durable_execution(args: TokenStream, item: TokenStream) -> TokenStream {
 /// impl durable_core::StepBody for charge {
 ///     type Output = u32;
 ///     type Error = StepError;
+///     type Serdes = durable_core::JsonSerdes;
+///
+///     fn serdes(&self) -> durable_core::JsonSerdes {
+///         durable_core::JsonSerdes
+///     }
 ///
 ///     fn run(self, step: StepContext)
 ///         -> impl Future<Output = Result<u32, StepError>> + Send {

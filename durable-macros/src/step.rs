@@ -257,6 +257,11 @@ fn generate(step: &StepFn, options: &StepOptions) -> TokenStream {
         impl #krate::StepBody for #ident {
             type Output = #ok;
             type Error = #err;
+            type Serdes = #krate::JsonSerdes;
+
+            fn serdes(&self) -> #krate::JsonSerdes {
+                #krate::JsonSerdes
+            }
 
             fn run(
                 self,
