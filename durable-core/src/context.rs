@@ -108,6 +108,33 @@ impl DurableContext {
         }
     }
 
+    /// Reads the record at `slot` after checking it is the operation the code
+    /// asks for; `None` when there is no record yet.
+    pub(crate) fn read_record<R>(
+        &self,
+        slot: &OpSlot,
+        op_type: &OperationType,
+        sub_type: &str,
+        name: Option<&str>,
+        read: impl FnOnce(&Operation) -> R,
+    ) -> Result<Option<R>, Halted> {
+        self.core().with_record(&slot.id, |record| {
+            record
+                .map(|op| {
+                    self.check_record(op, slot, op_type, sub_type, name)
+                        .map(|()| read(op))
+                })
+                .transpose()
+        })
+    }
+
+    /// Suspends this line of execution: the returned future never resolves,
+    /// and the invocation ends with PENDING once nothing else can progress.
+    pub(crate) async fn suspend<R>(&self) -> R {
+        self.core().suspend();
+        std::future::pending().await
+    }
+
     /// Checks that the record at an id is the operation the code asks for
     /// (PROTOCOL §6.2); a mismatch ends the execution.
     pub(crate) fn check_record(

@@ -327,6 +327,10 @@ pub mod kinds {
     pub const INVALID_ENVELOPE: &str = "InvalidEnvelope";
     /// A checkpoint or state call failed.
     pub const CHECKPOINT: &str = "CheckpointError";
+    /// A callback's result does not deserialize into the expected type.
+    pub const CALLBACK_RESULT: &str = "CallbackResultError";
+    /// A wait_for_condition ran out of attempts.
+    pub const WAIT_FOR_CONDITION: &str = "WaitForConditionError";
     /// The code used the API in a way the service would reject.
     pub const VALIDATION: &str = "ValidationError";
     /// The recorded state holds something this SDK version cannot act on.

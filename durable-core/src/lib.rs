@@ -33,12 +33,15 @@
 //! ```
 
 mod backend;
+mod callback;
 mod child;
+mod condition;
 mod context;
 mod engine;
 mod error;
 pub mod id;
 mod invocation;
+mod invoke;
 mod retry;
 mod serdes;
 mod step;
@@ -48,10 +51,18 @@ pub mod wire;
 pub use backend::{
     Backend, BackendError, BoxFuture, INVALID_CHECKPOINT_TOKEN, INVALID_PARAMETER_VALUE,
 };
+pub use callback::{
+    CALLBACK_HEARTBEAT, CALLBACK_SUBMITTER, CALLBACK_SUBTYPE, CALLBACK_TIMEOUT, Callback,
+    CallbackError, CallbackErrorKind, CreateCallback, WAIT_FOR_CALLBACK_SUBTYPE, WaitForCallback,
+};
 pub use child::{CHILD_SUBTYPE, ChildContext, MAX_INLINE_CHILD_RESULT};
+pub use condition::{
+    WAIT_FOR_CONDITION_SUBTYPE, WaitDecision, WaitForCondition, WaitStrategy, WaitStrategyFn,
+};
 pub use context::{DurableContext, LOG_TARGET, Logger, StepContext};
 pub use error::{DurableError, ErrorCodec, InvocationError, StepError, kinds};
 pub use invocation::{DurableHandler, InvocationConfig, MAX_INLINE_OUTPUT, run_invocation};
+pub use invoke::{CHAINED_INVOKE_SUBTYPE, Invoke, InvokeError, InvokeErrorKind};
 pub use retry::{Jitter, RetryDecision, RetryPolicy, RetryStrategy};
 pub use serdes::{FnSerdes, JsonSerdes, Serdes, SerdesContext};
 pub use step::{STEP_SUBTYPE, Step, StepBody, StepDefaults, StepSemantics};

@@ -107,8 +107,7 @@ impl Wait {
                 }
             }
         }
-        core.suspend();
-        std::future::pending().await
+        self.ctx.suspend().await
     }
 }
 
