@@ -124,16 +124,20 @@ fn service_checkpoints(n: u64) -> f64 {
 }
 
 fn main() {
-    // `cargo bench -p durable-local --bench engine -- profile` runs only the
-    // new-step and replay workloads once, for a profiler.
-    if std::env::args().any(|a| a == "profile") {
+    // `… --bench engine -- profile new|replay` runs one workload once, for
+    // valgrind: `new` is 10,000 new steps; `replay` is the same 10,000 steps
+    // plus their replay after a wait, so the difference is the replay cost.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "profile") {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");
         runtime.block_on(async {
-            println!("new step {:.3} µs", sequential_steps(1_000).await);
-            println!("replayed step {:.3} µs", replayed_steps(10_000).await);
+            match args.get(at + 1).map(String::as_str) {
+                Some("replay") => println!("replayed step {:.3} µs", replayed_steps(10_000).await),
+                _ => println!("new step {:.3} µs", sequential_steps(10_000).await),
+            }
         });
         return;
     }
