@@ -13,7 +13,7 @@ use crate::context::{DurableContext, OpSlot, StepContext};
 use crate::engine::Halted;
 use crate::error::{DurableError, ErrorCodec, StepError, kinds};
 use crate::retry::{RetryStrategy, whole_seconds};
-use crate::serdes::{JsonSerdes, Serdes, SerdesContext};
+use crate::serdes::{JsonSerdes, Serdes, SerdesContext, SharedSerdes};
 use crate::wire::{
     CallbackOptions, ErrorObject, OperationAction, OperationStatus, OperationType, OperationUpdate,
 };
@@ -475,19 +475,6 @@ impl<'a, T, F, S> WaitForCallback<'a, T, F, S> {
             serdes,
             _result: PhantomData,
         }
-    }
-}
-
-/// Lets one serdes value serve both the callback and the child context.
-struct SharedSerdes<S>(Arc<S>);
-
-impl<T, S: Serdes<T>> Serdes<T> for SharedSerdes<S> {
-    fn serialize(&self, value: &T, cx: SerdesContext<'_>) -> Result<String, String> {
-        self.0.serialize(value, cx)
-    }
-
-    fn deserialize(&self, payload: Option<&str>, cx: SerdesContext<'_>) -> Result<T, String> {
-        self.0.deserialize(payload, cx)
     }
 }
 

@@ -30,6 +30,28 @@ pub struct ChildContext<'a, F, S = JsonSerdes> {
     name: Option<String>,
     sub_type: &'static str,
     serdes: S,
+    options: ChildOptions,
+}
+
+/// How a child context records its end (internal: map and parallel items
+/// differ from plain child contexts).
+#[derive(Clone, Copy)]
+pub(crate) struct ChildOptions {
+    /// Await the SUCCEED/FAIL update before returning. Map and parallel
+    /// items do not: their results reach user code only through the parent,
+    /// whose own SUCCEED is awaited, and FIFO order puts it after theirs.
+    pub(crate) sync_end: bool,
+    /// Builds the payload recorded instead of a result too large to store.
+    pub(crate) summary: Option<fn(&str) -> String>,
+}
+
+impl Default for ChildOptions {
+    fn default() -> Self {
+        Self {
+            sync_end: true,
+            summary: None,
+        }
+    }
 }
 
 impl DurableContext {
@@ -50,14 +72,24 @@ impl DurableContext {
         body: F,
         sub_type: &'static str,
     ) -> ChildContext<'a, F> {
+        self.child_at(self.next_slot(), body, sub_type)
+    }
+
+    pub(crate) fn child_at<'a, F>(
+        &self,
+        slot: OpSlot,
+        body: F,
+        sub_type: &'static str,
+    ) -> ChildContext<'a, F> {
         ChildContext {
             _borrow: PhantomData,
             ctx: self.clone(),
-            slot: self.next_slot(),
+            slot,
             body,
             name: None,
             sub_type,
             serdes: JsonSerdes,
+            options: ChildOptions::default(),
         }
     }
 }
@@ -79,7 +111,13 @@ impl<'a, F, S> ChildContext<'a, F, S> {
             name: self.name,
             sub_type: self.sub_type,
             serdes,
+            options: self.options,
         }
+    }
+
+    pub(crate) fn options(mut self, options: ChildOptions) -> Self {
+        self.options = options;
+        self
     }
 }
 
@@ -213,6 +251,7 @@ where
             name,
             sub_type,
             serdes,
+            options,
             ..
         } = self;
         let this = ChildContext {
@@ -223,6 +262,15 @@ where
             name,
             sub_type,
             serdes,
+            options,
+        };
+        let record = |update: OperationUpdate| async {
+            if options.sync_end {
+                core.checkpoint(update).await
+            } else {
+                core.enqueue(update);
+                Ok(())
+            }
         };
         match body(child).await {
             Ok(value) => {
@@ -238,11 +286,12 @@ where
                 })?;
                 let mut update = this.update(OperationAction::Succeed);
                 if payload.len() > MAX_INLINE_CHILD_RESULT {
-                    update.payload = Some(String::new());
+                    let summary = options.summary.map(|summarize| summarize(&payload));
+                    update.payload = Some(summary.unwrap_or_default());
                     update.context_options = Some(ContextOptions {
                         replay_children: true,
                     });
-                    core.checkpoint(update).await?;
+                    record(update).await?;
                     Ok(Ok(value))
                 } else {
                     let value = this.serdes.deserialize(Some(&payload), cx).map_err(|why| {
@@ -252,7 +301,7 @@ where
                         )
                     })?;
                     update.payload = Some(payload);
-                    core.checkpoint(update).await?;
+                    record(update).await?;
                     Ok(Ok(value))
                 }
             }
@@ -261,7 +310,7 @@ where
                 let rebuilt = E::decode(&error);
                 let mut update = this.update(OperationAction::Fail);
                 update.error = Some(error);
-                core.checkpoint(update).await?;
+                record(update).await?;
                 rebuilt.map(Err).map_err(|why| {
                     core.fail(
                         kinds::SERIALIZATION,

@@ -22,13 +22,19 @@ pub struct DurableContext {
 
 pub(crate) struct ContextInner {
     pub(crate) core: Arc<ExecutionCore>,
-    /// The CONTEXT operation that owns this context; `None` at the root.
+    /// The CONTEXT operation that owns this context, reported as `ParentId`;
+    /// `None` at the root.
     pub(crate) parent_id: Option<String>,
+    /// The id that prefixes the raw ids of this context's operations: the
+    /// owner's id, or a virtual item's id (FLAT map/parallel items hash under
+    /// their own id but report the map as their parent).
+    id_prefix: Option<String>,
     counter: AtomicU64,
     replaying: AtomicBool,
 }
 
 /// An operation's identity, taken when the operation is created.
+#[derive(Clone)]
 pub(crate) struct OpSlot {
     pub(crate) id: String,
     pub(crate) position: u64,
@@ -44,10 +50,23 @@ impl DurableContext {
         parent_id: Option<String>,
         replaying: bool,
     ) -> Self {
+        let id_prefix = parent_id.clone();
+        Self::virtual_child(core, parent_id, id_prefix, replaying)
+    }
+
+    /// A context whose operations hash under `id_prefix` but report
+    /// `parent_id` as their parent (PROTOCOL §5, virtual contexts).
+    pub(crate) fn virtual_child(
+        core: Arc<ExecutionCore>,
+        parent_id: Option<String>,
+        id_prefix: Option<String>,
+        replaying: bool,
+    ) -> Self {
         Self {
             inner: Arc::new(ContextInner {
                 core,
                 parent_id,
+                id_prefix,
                 counter: AtomicU64::new(0),
                 replaying: AtomicBool::new(replaying),
             }),
@@ -62,10 +81,20 @@ impl DurableContext {
         self.inner.parent_id.as_deref()
     }
 
+    /// The slot of item `index` (0-based) of the map or parallel operation
+    /// that owns this context: `H("<owner>-<index>")`, whatever the order in
+    /// which items start.
+    pub(crate) fn item_slot(&self, index: u64) -> OpSlot {
+        OpSlot {
+            id: operation_id(self.inner.id_prefix.as_deref(), index),
+            position: index,
+        }
+    }
+
     pub(crate) fn next_slot(&self) -> OpSlot {
         let position = self.inner.counter.fetch_add(1, Ordering::AcqRel) + 1;
         OpSlot {
-            id: operation_id(self.parent_id(), position),
+            id: operation_id(self.inner.id_prefix.as_deref(), position),
             position,
         }
     }
@@ -82,7 +111,10 @@ impl DurableContext {
         if !inner.replaying.load(Ordering::Acquire) {
             return false;
         }
-        let next = operation_id(self.parent_id(), inner.counter.load(Ordering::Acquire) + 1);
+        let next = operation_id(
+            inner.id_prefix.as_deref(),
+            inner.counter.load(Ordering::Acquire) + 1,
+        );
         if inner.core.has_record(&next) {
             true
         } else {

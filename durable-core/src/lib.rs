@@ -33,6 +33,7 @@
 //! ```
 
 mod backend;
+mod batch;
 mod callback;
 mod child;
 mod condition;
@@ -50,6 +51,10 @@ pub mod wire;
 
 pub use backend::{
     Backend, BackendError, BoxFuture, INVALID_CHECKPOINT_TOKEN, INVALID_PARAMETER_VALUE,
+};
+pub use batch::{
+    Batch, BatchItem, BatchResult, Branch, CompletionConfig, CompletionReason, ItemStatus,
+    MAP_ITERATION_SUBTYPE, MAP_SUBTYPE, Nesting, PARALLEL_BRANCH_SUBTYPE, PARALLEL_SUBTYPE,
 };
 pub use callback::{
     CALLBACK_HEARTBEAT, CALLBACK_SUBMITTER, CALLBACK_SUBTYPE, CALLBACK_TIMEOUT, Callback,
@@ -78,8 +83,9 @@ pub mod __private {
 /// One import for handler code.
 pub mod prelude {
     pub use crate::{
-        DurableContext, DurableError, Jitter, RetryDecision, RetryPolicy, StepContext, StepError,
-        StepSemantics,
+        BatchResult, Branch, Callback, CallbackError, CompletionConfig, DurableContext,
+        DurableError, InvokeError, Jitter, Nesting, RetryDecision, RetryPolicy, StepContext,
+        StepError, StepSemantics, WaitDecision, WaitStrategy,
     };
     pub use std::time::Duration;
 }

@@ -105,3 +105,17 @@ impl<T> Serdes<T> for std::sync::Arc<dyn Serdes<T>> {
         (**self).deserialize(payload, cx)
     }
 }
+
+/// One serdes value shared by several operations (a callback and its child
+/// context; a batch and its items).
+pub(crate) struct SharedSerdes<S>(pub(crate) std::sync::Arc<S>);
+
+impl<T, S: Serdes<T>> Serdes<T> for SharedSerdes<S> {
+    fn serialize(&self, value: &T, cx: SerdesContext<'_>) -> Result<String, String> {
+        self.0.serialize(value, cx)
+    }
+
+    fn deserialize(&self, payload: Option<&str>, cx: SerdesContext<'_>) -> Result<T, String> {
+        self.0.deserialize(payload, cx)
+    }
+}
