@@ -155,6 +155,17 @@ pub struct BatchResult<T, E> {
 }
 
 impl<T, E> BatchResult<T, E> {
+    /// A batch result from its items (sorted into index order) and the
+    /// completion reason: what a whole-batch [`Serdes`] (see
+    /// [`Batch::serdes`]) rebuilds when it reads a result back.
+    pub fn new(mut items: Vec<BatchItem<T, E>>, completion_reason: CompletionReason) -> Self {
+        items.sort_by_key(|item| item.index);
+        Self {
+            items,
+            completion_reason,
+        }
+    }
+
     /// Every started item, in index order.
     pub fn items(&self) -> &[BatchItem<T, E>] {
         &self.items

@@ -36,6 +36,7 @@ mod backend;
 mod batch;
 mod callback;
 mod child;
+mod combinator;
 mod condition;
 mod context;
 mod engine;
@@ -61,6 +62,7 @@ pub use callback::{
     CallbackError, CallbackErrorKind, CreateCallback, WAIT_FOR_CALLBACK_SUBTYPE, WaitForCallback,
 };
 pub use child::{CHILD_SUBTYPE, ChildContext, MAX_INLINE_CHILD_RESULT};
+pub use combinator::{ALL_FAILED, All, AllSettled, Any, COMBINATOR_SUBTYPE, Combinator, Race};
 pub use condition::{
     WAIT_FOR_CONDITION_SUBTYPE, WaitDecision, WaitForCondition, WaitStrategy, WaitStrategyFn,
 };

@@ -21,16 +21,19 @@ async fn map_runs_items_as_child_contexts_with_index_ids_and_replays() {
             let runs = runs.clone();
             async move {
                 let batch = ctx
-                    .map(names, move |item: DurableContext, name: String, index: usize| {
-                        let runs = runs.clone();
-                        async move {
-                            item.step(move |_| async move {
-                                runs.fetch_add(1, Ordering::SeqCst);
-                                Ok::<_, StepError>(format!("{index}:{name}"))
-                            })
-                            .await
-                        }
-                    })
+                    .map(
+                        names,
+                        move |item: DurableContext, name: String, index: usize| {
+                            let runs = runs.clone();
+                            async move {
+                                item.step(move |_| async move {
+                                    runs.fetch_add(1, Ordering::SeqCst);
+                                    Ok::<_, StepError>(format!("{index}:{name}"))
+                                })
+                                .await
+                            }
+                        },
+                    )
                     .name("greet")
                     .max_concurrency(1)
                     .await?;
@@ -51,7 +54,10 @@ async fn map_runs_items_as_child_contexts_with_index_ids_and_replays() {
     assert_eq!(item0.id, id::operation_id(Some(&map_id), 0));
     assert_eq!(item0.parent_id.as_deref(), Some(map_id.as_str()));
     let last = updates.last().unwrap();
-    assert_eq!((last.sub_type.as_deref(), &last.action), (Some("Map"), &OperationAction::Succeed));
+    assert_eq!(
+        (last.sub_type.as_deref(), &last.action),
+        (Some("Map"), &OperationAction::Succeed)
+    );
     // Replay returns the recorded batch without running any item.
     let again = invoke(&fake, &handler, r#"["a","b"]"#).await.unwrap();
     assert_eq!(again, out);
@@ -62,10 +68,30 @@ async fn map_runs_items_as_child_contexts_with_index_ids_and_replays() {
 async fn completion_policies_stop_early_and_report_why() {
     let cases = [
         // The second success comes from the last item: everything ran.
-        (CompletionConfig::default().min_successful(2), "AllCompleted", 2, 2),
-        (CompletionConfig::first_successful(), "MinSuccessfulReached", 1, 0),
-        (CompletionConfig::default().tolerated_failure_count(1), "FailureToleranceExceeded", 1, 2),
-        (CompletionConfig::default(), "FailureToleranceExceeded", 1, 1),
+        (
+            CompletionConfig::default().min_successful(2),
+            "AllCompleted",
+            2,
+            2,
+        ),
+        (
+            CompletionConfig::first_successful(),
+            "MinSuccessfulReached",
+            1,
+            0,
+        ),
+        (
+            CompletionConfig::default().tolerated_failure_count(1),
+            "FailureToleranceExceeded",
+            1,
+            2,
+        ),
+        (
+            CompletionConfig::default(),
+            "FailureToleranceExceeded",
+            1,
+            1,
+        ),
         (CompletionConfig::all_completed(), "AllCompleted", 2, 2),
     ];
     for (completion, reason, ok, failed) in cases {
@@ -73,21 +99,36 @@ async fn completion_policies_stop_early_and_report_why() {
         let handler = move |_: serde_json::Value, ctx: DurableContext| async move {
             // Items 0 and 3 succeed, 1 and 2 fail.
             let batch = ctx
-                .map(vec![true, false, false, true], |item: DurableContext, good: bool, _| async move {
-                    item.step(move |_| async move {
-                        if good { Ok(1) } else { Err(StepError::new("bad item")) }
-                    })
-                    .retry(RetryPolicy::none())
-                    .await
-                })
+                .map(
+                    vec![true, false, false, true],
+                    |item: DurableContext, good: bool, _| async move {
+                        item.step(move |_| async move {
+                            if good {
+                                Ok(1)
+                            } else {
+                                Err(StepError::new("bad item"))
+                            }
+                        })
+                        .retry(RetryPolicy::none())
+                        .await
+                    },
+                )
                 .max_concurrency(1)
                 .completion(completion)
                 .await?;
-            Ok::<_, DurableError>((format!("{:?}", batch.completion_reason()), batch.success_count(), batch.failure_count()))
+            Ok::<_, DurableError>((
+                format!("{:?}", batch.completion_reason()),
+                batch.success_count(),
+                batch.failure_count(),
+            ))
         };
         let out = invoke(&fake, &handler, "null").await.unwrap();
         let expected = serde_json::to_string(&(reason, ok, failed)).unwrap();
-        assert_eq!(out.result.as_deref(), Some(expected.as_str()), "{completion:?}");
+        assert_eq!(
+            out.result.as_deref(),
+            Some(expected.as_str()),
+            "{completion:?}"
+        );
     }
 }
 
@@ -96,7 +137,9 @@ async fn invalid_configs_fail_before_any_checkpoint() {
     let fake = Arc::new(Fake::default());
     let handler = |_: serde_json::Value, ctx: DurableContext| async move {
         let batch = ctx
-            .parallel(vec![Branch::new(|_c: DurableContext| async { Ok::<_, StepError>(1) })])
+            .parallel(vec![Branch::new(|_c: DurableContext| async {
+                Ok::<_, StepError>(1)
+            })])
             .max_concurrency(0)
             .await?;
         Ok::<_, DurableError>(batch.total_count())
@@ -111,9 +154,13 @@ async fn flat_items_record_no_context_and_report_the_map_as_parent() {
     let fake = Arc::new(Fake::default());
     let handler = |_: serde_json::Value, ctx: DurableContext| async move {
         let batch = ctx
-            .map(vec!["fa", "fb"], |item: DurableContext, v: &str, _| async move {
-                item.step(move |_| async move { Ok::<_, StepError>(v.to_owned()) }).await
-            })
+            .map(
+                vec!["fa", "fb"],
+                |item: DurableContext, v: &str, _| async move {
+                    item.step(move |_| async move { Ok::<_, StepError>(v.to_owned()) })
+                        .await
+                },
+            )
             .nesting(Nesting::Flat)
             .await?;
         Ok::<_, DurableError>(batch.into_result()?)
@@ -122,12 +169,25 @@ async fn flat_items_record_no_context_and_report_the_map_as_parent() {
     assert_eq!(out.result.as_deref(), Some(r#"["fa","fb"]"#));
     let updates = fake.batches().concat();
     let map_id = id::operation_id(None, 1);
-    let steps: Vec<_> = updates.iter().filter(|u| u.operation_type == OperationType::Step).collect();
+    let steps: Vec<_> = updates
+        .iter()
+        .filter(|u| u.operation_type == OperationType::Step)
+        .collect();
     assert_eq!(steps.len(), 4);
-    assert!(steps.iter().all(|u| u.parent_id.as_deref() == Some(map_id.as_str())));
+    assert!(
+        steps
+            .iter()
+            .all(|u| u.parent_id.as_deref() == Some(map_id.as_str()))
+    );
     let item0 = id::operation_id(Some(&map_id), 0);
     assert_eq!(steps[0].id, id::operation_id(Some(&item0), 1));
-    assert_eq!(updates.iter().filter(|u| u.operation_type == OperationType::Context).count(), 2);
+    assert_eq!(
+        updates
+            .iter()
+            .filter(|u| u.operation_type == OperationType::Context)
+            .count(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -137,7 +197,8 @@ async fn named_branches_and_a_suspended_branch_resume_in_order() {
         let batch = ctx
             .parallel(vec![
                 Branch::named("fast", |c: DurableContext| async move {
-                    c.step(|_| async { Ok::<_, StepError>("b0".to_owned()) }).await
+                    c.step(|_| async { Ok::<_, StepError>("b0".to_owned()) })
+                        .await
                 }),
                 Branch::new(|c: DurableContext| async move {
                     c.wait(Duration::from_secs(2)).await;
@@ -148,19 +209,28 @@ async fn named_branches_and_a_suspended_branch_resume_in_order() {
             .await?;
         Ok::<_, DurableError>(batch.into_result()?)
     };
-    assert_eq!(invoke(&fake, &handler, "null").await.unwrap(), InvocationOutput::pending());
+    assert_eq!(
+        invoke(&fake, &handler, "null").await.unwrap(),
+        InvocationOutput::pending()
+    );
     let names: Vec<_> = fake
         .batches()
         .concat()
         .iter()
-        .filter(|u| u.sub_type.as_deref() == Some("ParallelBranch") && u.action == OperationAction::Start)
+        .filter(|u| {
+            u.sub_type.as_deref() == Some("ParallelBranch") && u.action == OperationAction::Start
+        })
         .map(|u| u.name.clone().unwrap())
         .collect();
     assert_eq!(names, ["fast", "parallel-branch-1"]);
     // The wait fires.
     {
         let mut state = fake.state.lock().unwrap();
-        let wait = state.ops.iter_mut().find(|o| o.operation_type == OperationType::Wait).unwrap();
+        let wait = state
+            .ops
+            .iter_mut()
+            .find(|o| o.operation_type == OperationType::Wait)
+            .unwrap();
         wait.status = OperationStatus::Succeeded;
     }
     let out = invoke(&fake, &handler, "null").await.unwrap();
@@ -174,13 +244,16 @@ async fn item_steps_overlap_in_time() {
     let fake = Arc::new(Fake::default());
     let handler = |_: serde_json::Value, ctx: DurableContext| async move {
         let batch = ctx
-            .map((0..8).collect(), |item: DurableContext, i: u32, _| async move {
-                item.step(move |_| async move {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    Ok::<_, StepError>(i)
-                })
-                .await
-            })
+            .map(
+                (0..8).collect(),
+                |item: DurableContext, i: u32, _| async move {
+                    item.step(move |_| async move {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        Ok::<_, StepError>(i)
+                    })
+                    .await
+                },
+            )
             .max_concurrency(8)
             .await?;
         Ok::<_, DurableError>(batch.into_result()?.len())
@@ -189,7 +262,10 @@ async fn item_steps_overlap_in_time() {
     let out = invoke(&fake, &handler, "null").await.unwrap();
     let elapsed = started.elapsed();
     assert_eq!(out.result.as_deref(), Some("8"));
-    assert!(elapsed < Duration::from_millis(400), "items ran one after another: {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_millis(400),
+        "items ran one after another: {elapsed:?}"
+    );
 }
 
 #[tokio::test]
@@ -209,7 +285,11 @@ async fn orphans_of_an_early_completion_are_stopped() {
             ])
             .completion(CompletionConfig::first_successful())
             .await?;
-        let statuses: Vec<_> = batch.items().iter().map(|i| format!("{:?}", i.status)).collect();
+        let statuses: Vec<_> = batch
+            .items()
+            .iter()
+            .map(|i| format!("{:?}", i.status))
+            .collect();
         Ok::<_, DurableError>((format!("{:?}", batch.completion_reason()), statuses))
     };
     let out = invoke(&fake, &handler, "null").await.unwrap();
