@@ -13,9 +13,12 @@ use blake2::{Blake2b512, Digest};
 
 /// Hashes a raw id into its wire form.
 pub fn hash_raw_id(raw: &str) -> String {
+    hex_prefix(&Blake2b512::digest(raw.as_bytes()))
+}
+
+/// The first 32 bytes of a digest as 64 lowercase hex characters.
+fn hex_prefix(digest: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Blake2b512::digest(raw.as_bytes());
-    // 32 bytes of the 64-byte digest = 64 hex characters.
     let mut id = String::with_capacity(64);
     for byte in digest.iter().take(32) {
         id.push(char::from(HEX[usize::from(byte >> 4)]));
@@ -27,14 +30,28 @@ pub fn hash_raw_id(raw: &str) -> String {
 /// The id of the `position`-th durable call (1-based) in the context owned by
 /// `parent` (`None` at the root).
 pub fn operation_id(parent: Option<&str>, position: u64) -> String {
-    use std::fmt::Write as _;
-    let mut raw = String::with_capacity(parent.map_or(0, |p| p.len() + 1) + 20);
+    // Hash the raw id `"<parent>-<position>"` in pieces: no string is built.
+    let mut hasher = Blake2b512::new();
     if let Some(parent) = parent {
-        raw.push_str(parent);
-        raw.push('-');
+        hasher.update(parent.as_bytes());
+        hasher.update(b"-");
     }
-    let _ = write!(raw, "{position}");
-    hash_raw_id(&raw)
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = position;
+    loop {
+        at -= 1;
+        // `rest % 10` is below 10, so the cast cannot truncate.
+        #[allow(clippy::cast_possible_truncation)]
+        let digit = (rest % 10) as u8;
+        digits[at] = b'0' + digit;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    hasher.update(&digits[at..]);
+    hex_prefix(&hasher.finalize())
 }
 
 #[cfg(test)]
@@ -64,6 +81,20 @@ mod tests {
             operation_id(Some(ID_1), 0),
             "1712f93e2f51df042e2b933907d75accfe34a48fe4a42a24e0b08131bc72d591"
         );
+    }
+
+    #[test]
+    fn piecewise_hashing_equals_hashing_the_raw_id() {
+        for position in [0, 1, 9, 10, 99, 12_345, u64::MAX] {
+            assert_eq!(
+                operation_id(None, position),
+                hash_raw_id(&position.to_string())
+            );
+            assert_eq!(
+                operation_id(Some(ID_1), position),
+                hash_raw_id(&format!("{ID_1}-{position}"))
+            );
+        }
     }
 
     #[test]
