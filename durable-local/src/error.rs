@@ -9,8 +9,11 @@ use crate::store::StoreError;
 
 /// The exception name of a name reused with a different input.
 pub const ALREADY_STARTED: &str = "DurableExecutionAlreadyStartedException";
-/// The exception name of an unknown execution.
+/// The exception name of an unknown execution, callback or function.
 pub const RESOURCE_NOT_FOUND: &str = "ResourceNotFoundException";
+/// The exception name of a callback that is already closed (completed,
+/// failed or timed out) or whose execution has ended.
+pub const CALLBACK_TIMEOUT: &str = "CallbackTimeoutException";
 
 /// An error of the local engine's API.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +67,56 @@ pub enum LocalError {
         /// How many invocations ran.
         invocations: u32,
     },
+    /// No callback has this id (`ResourceNotFoundException`).
+    #[error("{RESOURCE_NOT_FOUND}: no callback with id {callback_id}")]
+    CallbackNotFound {
+        /// The callback id given.
+        callback_id: String,
+    },
+    /// The callback can no longer be completed or heartbeated: it already
+    /// succeeded, failed or timed out, or its execution has ended
+    /// (`CallbackTimeoutException`).
+    #[error(
+        "{CALLBACK_TIMEOUT}: callback {callback_id} is already closed ({state}); it can no longer be completed or heartbeated"
+    )]
+    CallbackClosed {
+        /// The callback id.
+        callback_id: String,
+        /// Why: the callback's status (`SUCCEEDED`, `TIMED_OUT`, ...) or
+        /// the execution's (`execution SUCCEEDED`).
+        state: String,
+    },
+    /// A callback result over the size limit (`InvalidParameterValueException`).
+    #[error(
+        "InvalidParameterValueException: the result for callback {callback_id} is {size} bytes, over the maximum of {max} bytes"
+    )]
+    CallbackPayloadTooLarge {
+        /// The callback id.
+        callback_id: String,
+        /// The size sent.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Any other bad callback request (`InvalidParameterValueException`):
+    /// a result that is not UTF-8, an error object over the size limit.
+    #[error(
+        "InvalidParameterValueException: invalid request for callback {callback_id}: {message}"
+    )]
+    InvalidCallbackRequest {
+        /// The callback id.
+        callback_id: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// No callback operation with this name exists in the execution.
+    #[error("{RESOURCE_NOT_FOUND}: execution {arn} has no callback named {name:?}")]
+    CallbackNameNotFound {
+        /// The execution ARN.
+        arn: String,
+        /// The operation name looked for.
+        name: String,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -76,10 +129,19 @@ impl LocalError {
             Self::AlreadyStarted { .. } => {
                 BackendError::service(ALREADY_STARTED, 409, self.to_string())
             }
-            Self::NotFound { .. } => {
+            Self::NotFound { .. }
+            | Self::CallbackNotFound { .. }
+            | Self::CallbackNameNotFound { .. } => {
                 BackendError::service(RESOURCE_NOT_FOUND, 404, self.to_string())
             }
-            Self::Input(_) | Self::InvalidName { .. } | Self::Ended { .. } => {
+            Self::CallbackClosed { .. } => {
+                BackendError::service(CALLBACK_TIMEOUT, 400, self.to_string())
+            }
+            Self::Input(_)
+            | Self::InvalidName { .. }
+            | Self::Ended { .. }
+            | Self::CallbackPayloadTooLarge { .. }
+            | Self::InvalidCallbackRequest { .. } => {
                 BackendError::service("InvalidParameterValueException", 400, self.to_string())
             }
             Self::NoInvocation { .. } | Self::InvocationLimit { .. } | Self::Store(_) => {

@@ -7,10 +7,15 @@
 //! [`Event`](durable_core::wire::Event) (only when someone reads the history).
 
 use durable_core::wire::{
-    EmptyDetails, ErrorDetails, ErrorObject, Event, EventError, EventPayload, EventType,
-    ExecutionStartedDetails, InvocationCompletedDetails, Operation, ResultDetails, RetryDetails,
-    StepFailedDetails, StepSucceededDetails, WaitStartedDetails, WaitSucceededDetails,
+    CallbackStartedDetails, ChainedInvokeStartedDetails, EmptyDetails, ErrorDetails, ErrorObject,
+    Event, EventError, EventPayload, EventType, ExecutionStartedDetails,
+    InvocationCompletedDetails, Operation, ResultDetails, RetryDetails, StepFailedDetails,
+    StepSucceededDetails, WaitStartedDetails, WaitSucceededDetails,
 };
+
+/// The version a chained invoke runs (`ChainedInvokeStartedDetails.ExecutedVersion`):
+/// the local engine runs the registered handler, which plays `$LATEST`.
+pub const EXECUTED_VERSION: &str = "$LATEST";
 
 /// The operation index of events that belong to no operation.
 pub(crate) const NO_OPERATION: u32 = u32::MAX;
@@ -32,6 +37,8 @@ pub(crate) enum EventBody {
     ExecutionStarted,
     ExecutionSucceeded(Option<String>),
     ExecutionFailed(Option<Box<ErrorObject>>),
+    ExecutionTimedOut(Option<Box<ErrorObject>>),
+    ExecutionStopped(Option<Box<ErrorObject>>),
     InvocationCompleted(Box<InvocationRecord>),
     StepStarted,
     StepSucceeded {
@@ -55,6 +62,29 @@ pub(crate) enum EventBody {
     ContextStarted,
     ContextSucceeded(Option<String>),
     ContextFailed(Option<Box<ErrorObject>>),
+    /// The callback id is read from the record.
+    CallbackStarted {
+        timeout: Option<i32>,
+        heartbeat_timeout: Option<i32>,
+    },
+    CallbackSucceeded(Option<String>),
+    CallbackFailed(Option<Box<ErrorObject>>),
+    CallbackTimedOut(Option<Box<ErrorObject>>),
+    ChainedInvokeStarted(Box<InvokeStart>),
+    ChainedInvokeSucceeded(Option<String>),
+    ChainedInvokeFailed(Option<Box<ErrorObject>>),
+    ChainedInvokeTimedOut(Option<Box<ErrorObject>>),
+    ChainedInvokeStopped(Option<Box<ErrorObject>>),
+}
+
+/// What `ChainedInvokeStarted` reports.
+#[derive(Clone, Debug)]
+pub(crate) struct InvokeStart {
+    pub(crate) function_name: String,
+    pub(crate) tenant_id: Option<String>,
+    pub(crate) input: Option<String>,
+    /// The child execution (absent when the function could not be invoked).
+    pub(crate) execution_arn: Option<String>,
 }
 
 /// What `InvocationCompleted` reports.
@@ -97,6 +127,8 @@ impl EventRecord {
             EventBody::ExecutionStarted => EventType::ExecutionStarted,
             EventBody::ExecutionSucceeded(_) => EventType::ExecutionSucceeded,
             EventBody::ExecutionFailed(_) => EventType::ExecutionFailed,
+            EventBody::ExecutionTimedOut(_) => EventType::ExecutionTimedOut,
+            EventBody::ExecutionStopped(_) => EventType::ExecutionStopped,
             EventBody::InvocationCompleted(_) => EventType::InvocationCompleted,
             EventBody::StepStarted => EventType::StepStarted,
             EventBody::StepSucceeded { .. } => EventType::StepSucceeded,
@@ -107,6 +139,15 @@ impl EventRecord {
             EventBody::ContextStarted => EventType::ContextStarted,
             EventBody::ContextSucceeded(_) => EventType::ContextSucceeded,
             EventBody::ContextFailed(_) => EventType::ContextFailed,
+            EventBody::CallbackStarted { .. } => EventType::CallbackStarted,
+            EventBody::CallbackSucceeded(_) => EventType::CallbackSucceeded,
+            EventBody::CallbackFailed(_) => EventType::CallbackFailed,
+            EventBody::CallbackTimedOut(_) => EventType::CallbackTimedOut,
+            EventBody::ChainedInvokeStarted(_) => EventType::ChainedInvokeStarted,
+            EventBody::ChainedInvokeSucceeded(_) => EventType::ChainedInvokeSucceeded,
+            EventBody::ChainedInvokeFailed(_) => EventType::ChainedInvokeFailed,
+            EventBody::ChainedInvokeTimedOut(_) => EventType::ChainedInvokeTimedOut,
+            EventBody::ChainedInvokeStopped(_) => EventType::ChainedInvokeStopped,
         }
     }
 
@@ -136,6 +177,12 @@ impl EventRecord {
             }
             EventBody::ExecutionFailed(err) => {
                 event.execution_failed_details = error_details(err.as_deref())
+            }
+            EventBody::ExecutionTimedOut(err) => {
+                event.execution_timed_out_details = error_details(err.as_deref())
+            }
+            EventBody::ExecutionStopped(err) => {
+                event.execution_stopped_details = error_details(err.as_deref())
             }
             EventBody::InvocationCompleted(inv) => {
                 event.invocation_completed_details = Some(InvocationCompletedDetails {
@@ -195,6 +242,50 @@ impl EventRecord {
             }
             EventBody::ContextFailed(err) => {
                 event.context_failed_details = error_details(err.as_deref())
+            }
+            EventBody::CallbackStarted {
+                timeout,
+                heartbeat_timeout,
+            } => {
+                let callback_id = op
+                    .and_then(|op| op.callback_details.as_ref())
+                    .and_then(|d| d.callback_id.clone())
+                    .unwrap_or_default();
+                event.callback_started_details = Some(CallbackStartedDetails {
+                    callback_id,
+                    timeout: timeout.map(i64::from),
+                    heartbeat_timeout: heartbeat_timeout.map(i64::from),
+                });
+            }
+            EventBody::CallbackSucceeded(result) => {
+                event.callback_succeeded_details = result_details(result.as_ref());
+            }
+            EventBody::CallbackFailed(err) => {
+                event.callback_failed_details = error_details(err.as_deref())
+            }
+            EventBody::CallbackTimedOut(err) => {
+                event.callback_timed_out_details = error_details(err.as_deref())
+            }
+            EventBody::ChainedInvokeStarted(start) => {
+                event.chained_invoke_started_details = Some(ChainedInvokeStartedDetails {
+                    function_name: start.function_name.clone(),
+                    tenant_id: start.tenant_id.clone(),
+                    input: payload(start.input.as_ref()),
+                    executed_version: Some(EXECUTED_VERSION.to_owned()),
+                    durable_execution_arn: start.execution_arn.clone(),
+                });
+            }
+            EventBody::ChainedInvokeSucceeded(result) => {
+                event.chained_invoke_succeeded_details = result_details(result.as_ref());
+            }
+            EventBody::ChainedInvokeFailed(err) => {
+                event.chained_invoke_failed_details = error_details(err.as_deref())
+            }
+            EventBody::ChainedInvokeTimedOut(err) => {
+                event.chained_invoke_timed_out_details = error_details(err.as_deref())
+            }
+            EventBody::ChainedInvokeStopped(err) => {
+                event.chained_invoke_stopped_details = error_details(err.as_deref())
             }
         }
         event

@@ -4,25 +4,49 @@
 //! Each runner owns its service and its clock. By default the clock is
 //! virtual: waits and retry back-offs complete at once, and timestamps still
 //! show the waited time.
+//!
+//! # Callbacks
+//!
+//! A run returns when the execution has ended or when nothing internal is
+//! left to do: then it is RUNNING, waiting on a callback. Complete the
+//! callback ([`LocalRunner::callback_success`], by id or by the callback
+//! operation's name, see [`CallbackRef`]) and [`resume`](LocalRunner::resume).
+//! To have callbacks completed during the run, in virtual-time order with the
+//! engine's own timers, schedule what the external system does beforehand
+//! with [`LocalRunner::on_callback`].
+//!
+//! On the real clock, a run that sleeps until a timer (a callback's timeout,
+//! a wait) wakes as soon as another task completes a callback through
+//! [`LocalService::send_callback_success`] (or fails or heartbeats it), and
+//! invokes the execution again at once.
+//!
+//! # Chained invokes
+//!
+//! A chained invoke runs a function registered with
+//! [`LocalRunner::register_function`] (or the runner's own function) as an
+//! execution of its own. Driving the caller drives the invoked executions
+//! too, on the same clock; when one ends, the caller is invoked again.
 
 use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use durable_core::wire::{
-    ErrorObject, Event, EventType, ExecutionStatus, InvocationInput, Operation, OperationStatus,
-    OperationType,
+    ErrorObject, Event, EventType, ExecutionStatus, InvocationInput, InvocationOutput, Operation,
+    OperationStatus, OperationType,
 };
-use durable_core::{Backend, DurableHandler, InvocationConfig};
+use durable_core::{Backend, BoxFuture, DurableHandler, InvocationConfig, InvocationError};
 use futures::FutureExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::clock::Clock;
-use crate::error::LocalError;
+use crate::error::{LocalError, RESOURCE_NOT_FOUND};
 use crate::events::EventRecord;
+use crate::fxhash::FxHashMap;
 use crate::service::{InvocationResult, LocalService, NextStep, RUNTIME_EXIT_ERROR, ServiceConfig};
 use crate::store::{ExecutionStore, MemoryStore, StoredExecution};
 
@@ -31,6 +55,17 @@ pub const DEFAULT_FUNCTION_NAME: &str = "local-function";
 
 /// Default bound on invocations per [`LocalRunner::run`].
 pub const DEFAULT_MAX_INVOCATIONS: u32 = 10_000;
+
+/// One invocation of a registered function, its types erased.
+type InvokeFn = Arc<
+    dyn Fn(
+            InvocationInput,
+            Arc<dyn Backend>,
+            InvocationConfig,
+        ) -> BoxFuture<'static, Result<InvocationOutput, InvocationError>>
+        + Send
+        + Sync,
+>;
 
 /// Runs a durable handler in process against a [`LocalService`].
 pub struct LocalRunner<H, E, T> {
@@ -41,18 +76,197 @@ pub struct LocalRunner<H, E, T> {
     config: InvocationConfig,
     max_invocations: u32,
     retain_finished: bool,
+    /// Functions chained invokes may run, by name.
+    functions: FxHashMap<String, InvokeFn>,
+    /// Scheduled external callback actions.
+    rules: Mutex<Rules>,
+    /// The executions a run of this runner is driving right now.
+    driving: Mutex<Vec<String>>,
     _types: PhantomData<fn(E) -> T>,
 }
 
 impl<H, E, T> std::fmt::Debug for LocalRunner<H, E, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut functions: Vec<&String> = self.functions.keys().collect();
+        functions.sort();
         f.debug_struct("LocalRunner")
             .field("service", &self.service)
             .field("function_name", &self.function_name)
+            .field("functions", &functions)
             .field("max_invocations", &self.max_invocations)
             .field("retain_finished", &self.retain_finished)
             .finish_non_exhaustive()
     }
+}
+
+/// A callback, named by its id or by its operation's name.
+///
+/// `&str` and `&String` convert into [`CallbackRef::Id`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallbackRef<'a> {
+    /// The callback id (`CallbackDetails.CallbackId`), as an external system
+    /// receives it.
+    Id(&'a str),
+    /// The CALLBACK operation named `name` in the execution `arn` (`"*"`:
+    /// any): the first open one with that name, else the last one created.
+    Named {
+        /// The execution ARN.
+        arn: &'a str,
+        /// The callback operation's name.
+        name: &'a str,
+    },
+}
+
+impl<'a> CallbackRef<'a> {
+    /// The callback operation named `name` in execution `arn`.
+    pub fn named(arn: &'a str, name: &'a str) -> Self {
+        Self::Named { arn, name }
+    }
+}
+
+impl<'a> From<&'a str> for CallbackRef<'a> {
+    fn from(id: &'a str) -> Self {
+        Self::Id(id)
+    }
+}
+
+impl<'a> From<&'a String> for CallbackRef<'a> {
+    fn from(id: &'a String) -> Self {
+        Self::Id(id)
+    }
+}
+
+/// What an external system does to a callback, scheduled with
+/// [`LocalRunner::on_callback`]: succeed, fail or heartbeat it, `after` a
+/// delay counted from when the callback started (or from the previous
+/// action on the same name, if later).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallbackAction {
+    kind: ActionKind,
+    delay: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum ActionKind {
+    Success(Vec<u8>),
+    Failure(ErrorObject),
+    Heartbeat,
+}
+
+impl CallbackAction {
+    /// `SendDurableExecutionCallbackSuccess` with `result` as the body (the
+    /// conformance files send `json.dumps(value)`: see [`success_json`](Self::success_json)).
+    pub fn success(result: impl Into<Vec<u8>>) -> Self {
+        Self {
+            kind: ActionKind::Success(result.into()),
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// `SendDurableExecutionCallbackSuccess` with `value` serialized as JSON.
+    ///
+    /// # Errors
+    /// `value` does not serialize.
+    pub fn success_json(value: &impl Serialize) -> Result<Self, serde_json::Error> {
+        serde_json::to_vec(value).map(Self::success)
+    }
+
+    /// `SendDurableExecutionCallbackFailure` with `error`.
+    pub fn failure(error: ErrorObject) -> Self {
+        Self {
+            kind: ActionKind::Failure(error),
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// `SendDurableExecutionCallbackHeartbeat`.
+    pub fn heartbeat() -> Self {
+        Self {
+            kind: ActionKind::Heartbeat,
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// Waits `delay` before acting (default: act as soon as the callback starts).
+    #[must_use]
+    pub fn after(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+}
+
+/// The scheduled callback actions of a runner.
+#[derive(Debug, Default)]
+struct Rules {
+    rules: Vec<Rule>,
+    errors: Vec<String>,
+}
+
+#[derive(Debug)]
+struct Rule {
+    /// A callback operation name, or `*` for any.
+    pattern: String,
+    action: CallbackAction,
+    state: RuleState,
+}
+
+#[derive(Debug)]
+enum RuleState {
+    /// Not bound to a callback yet.
+    Waiting,
+    /// Acts on `callback_id` (in `arn`) at `due` (epoch ms).
+    Bound {
+        arn: String,
+        callback_id: String,
+        due: i64,
+    },
+    /// Acted at `at`.
+    Done { at: i64 },
+}
+
+/// An execution a run drives, with the function it runs.
+#[derive(Clone, Debug)]
+struct Driven {
+    arn: String,
+    function: String,
+}
+
+/// Marks executions as driven by a run; unmarks them (and wakes
+/// [`LocalRunner::wait_for_callback`]) when the run ends, however it ends.
+struct DrivingGuard<'r> {
+    driving: &'r Mutex<Vec<String>>,
+    service: &'r LocalService,
+    arns: Vec<String>,
+}
+
+impl DrivingGuard<'_> {
+    fn add(&mut self, arn: &str) {
+        lock(self.driving).push(arn.to_owned());
+        self.arns.push(arn.to_owned());
+    }
+}
+
+impl Drop for DrivingGuard<'_> {
+    fn drop(&mut self) {
+        let mut driving = lock(self.driving);
+        for arn in &self.arns {
+            if let Some(at) = driving.iter().position(|a| a == arn) {
+                driving.swap_remove(at);
+            }
+        }
+        drop(driving);
+        self.service.changed().notify_waiters();
+    }
+}
+
+/// Locks a runner mutex (nothing panics while one is held; keep going if
+/// something ever did).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn duration_ms(delay: Duration) -> i64 {
+    i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)
 }
 
 impl<H, E, T> LocalRunner<H, E, T>
@@ -69,6 +283,7 @@ where
     /// A runner for `handler` over an existing service (its store, clock and settings).
     pub fn with_service(handler: H, service: LocalService) -> Self {
         let backend: Arc<dyn Backend> = Arc::new(service.clone());
+        service.register_function(DEFAULT_FUNCTION_NAME);
         Self {
             handler,
             service,
@@ -77,6 +292,9 @@ where
             config: InvocationConfig::default(),
             max_invocations: DEFAULT_MAX_INVOCATIONS,
             retain_finished: true,
+            functions: FxHashMap::default(),
+            rules: Mutex::default(),
+            driving: Mutex::default(),
             _types: PhantomData,
         }
     }
@@ -107,15 +325,47 @@ where
     }
 
     fn replace_service(mut self, service: LocalService) -> Self {
+        service.register_function(self.function_name.clone());
+        for name in self.functions.keys() {
+            service.register_function(name.clone());
+        }
         self.backend = Arc::new(service.clone());
         self.service = service;
         self
     }
 
-    /// The function name used in execution ARNs (default `local-function`).
+    /// The function name used in execution ARNs (default `local-function`);
+    /// chained invokes of this name run the runner's own handler.
     #[must_use]
     pub fn function_name(mut self, name: impl Into<String>) -> Self {
         self.function_name = name.into();
+        self.service.register_function(self.function_name.clone());
+        self
+    }
+
+    /// Registers `handler` as the function `name`, for chained invokes
+    /// (`ctx.invoke("name", input)`): each invoke starts an execution of its
+    /// own (its own ARN and history) that the runner drives together with
+    /// the caller. The handler may have other input and output types than
+    /// the runner's. A chained invoke of a name that is not registered fails
+    /// with `ResourceNotFoundException`.
+    #[must_use]
+    pub fn register_function<F, FE, FT>(mut self, name: impl Into<String>, handler: F) -> Self
+    where
+        F: DurableHandler<FE, FT>,
+        FE: DeserializeOwned + Send + 'static,
+        FT: Serialize + Send + 'static,
+    {
+        let name = name.into();
+        let handler = Arc::new(handler);
+        let invoke: InvokeFn = Arc::new(move |input, backend, config| {
+            let handler = Arc::clone(&handler);
+            Box::pin(async move {
+                durable_core::run_invocation(&*handler, input, backend, &config).await
+            })
+        });
+        self.service.register_function(name.clone());
+        self.functions.insert(name, invoke);
         self
     }
 
@@ -192,47 +442,198 @@ where
         self.drive(&started.arn).await
     }
 
-    async fn drive(&self, arn: &str) -> Result<Execution, LocalError> {
+    /// Drives `root` and the executions of its running chained invokes, in
+    /// time order on the shared clock, until `root` ends or nothing internal
+    /// or scheduled is left.
+    async fn drive(&self, root: &str) -> Result<Execution, LocalError> {
+        let mut guard = DrivingGuard {
+            driving: &self.driving,
+            service: &self.service,
+            arns: Vec::new(),
+        };
+        let mut tree = vec![self.driven(root)?];
+        guard.add(root);
+        self.adopt_chained_invokes(&mut tree, 0, &mut guard)?;
+        let mut finished_children: Vec<String> = Vec::new();
         let mut invocations = 0_u32;
-        let mut next = self.service.next_step(arn)?;
-        loop {
-            match next {
-                NextStep::Invoke => {}
-                NextStep::WaitUntil(due) => {
-                    self.service.clock().sleep_until(due).await;
-                    self.service.fire_due_timers(arn)?;
+        self.bind_callback_actions(&tree);
+        let changed = self.service.changed();
+        let real_time = !self.service.clock().is_virtual();
+        let root_finished = loop {
+            // On the real clock, registered before looking, so that a change
+            // made meanwhile by another task (a callback completed by an
+            // external system) cuts the sleep below short instead of being
+            // missed. (On a virtual clock nothing sleeps.)
+            let notified = real_time.then(|| changed.notified());
+            let mut notified = std::pin::pin!(notified);
+            if let Some(notified) = notified.as_mut().as_pin_mut() {
+                notified.enable();
+            }
+            // What each execution needs: the first that must be invoked,
+            // else the earliest timer.
+            let mut invoke = None;
+            let mut earliest: Option<(i64, usize)> = None;
+            let mut root_finished = false;
+            let mut i = 0;
+            while let Some(driven) = tree.get(i) {
+                match self.service.next_step(&driven.arn)? {
+                    NextStep::Invoke => {
+                        invoke = Some(i);
+                        break;
+                    }
+                    NextStep::WaitUntil(due) if earliest.is_none_or(|(best, _)| due < best) => {
+                        earliest = Some((due, i));
+                    }
+                    NextStep::Finished(_) if i == 0 => {
+                        root_finished = true;
+                        break;
+                    }
+                    NextStep::Finished(_) => {
+                        finished_children.push(tree.remove(i).arn);
+                        continue;
+                    }
+                    _ => {}
                 }
-                _ => break,
+                i += 1;
             }
-            if invocations >= self.max_invocations {
-                return Err(LocalError::InvocationLimit {
-                    arn: arn.to_owned(),
-                    invocations,
-                });
+            if root_finished {
+                break true;
             }
-            let invocation = self.service.begin_invocation(arn)?;
-            let result = self.invoke(invocation.input).await;
-            next = self.service.complete_invocation(arn, result)?;
-            invocations += 1;
+            if let Some(driven) = invoke.and_then(|i| tree.get(i)).cloned() {
+                if invocations >= self.max_invocations {
+                    return Err(LocalError::InvocationLimit {
+                        arn: root.to_owned(),
+                        invocations,
+                    });
+                }
+                let invocation = self.service.begin_invocation(&driven.arn)?;
+                let result = self.invoke(&driven.function, invocation.input).await;
+                self.service.complete_invocation(&driven.arn, result)?;
+                invocations += 1;
+                if let Some(at) = tree.iter().position(|d| d.arn == driven.arn) {
+                    self.adopt_chained_invokes(&mut tree, at, &mut guard)?;
+                }
+                self.bind_callback_actions(&tree);
+                continue;
+            }
+            let action = self.next_callback_action(&tree);
+            // On a tie the service's own timer goes first: an external
+            // request sent at the same instant arrives just after it.
+            let timer_first = match (earliest, action) {
+                (None, None) => break false,
+                (Some((timer, _)), Some((act, _))) => timer <= act,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+            };
+            let due = match (timer_first, earliest, action) {
+                (true, Some((due, _)), _) | (false, _, Some((due, _))) => due,
+                _ => break false,
+            };
+            if !self.sleep_until(due, notified).await {
+                // Something changed before `due`: look again.
+                continue;
+            }
+            if let (true, Some((_, i))) = (timer_first, earliest) {
+                if let Some(driven) = tree.get(i) {
+                    self.service.fire_due_timers(&driven.arn)?;
+                }
+            } else if let Some((_, rule)) = action {
+                self.fire_callback_action(rule);
+                self.bind_callback_actions(&tree);
+            }
+        };
+        drop(guard);
+        if !self.retain_finished && root_finished {
+            let callees = tree.iter().skip(1).map(|d| &d.arn);
+            for callee in finished_children.iter().chain(callees) {
+                let ended = self
+                    .service
+                    .with_execution(callee, |exec| exec.status().is_terminal());
+                if ended.unwrap_or(false) {
+                    self.service.remove_execution(callee);
+                }
+            }
+            if let Some(exec) = self.service.remove_execution(root) {
+                return Ok(Execution::from_owned(exec));
+            }
         }
-        if !self.retain_finished
-            && matches!(next, NextStep::Finished(_))
-            && let Some(exec) = self.service.remove_execution(arn)
-        {
-            return Ok(Execution::from_owned(exec));
-        }
-        self.execution(arn)
+        self.execution(root)
     }
 
-    /// One invocation; a panic is a crash (`Runtime.ExitError`).
-    async fn invoke(&self, input: InvocationInput) -> InvocationResult {
-        let invocation = durable_core::run_invocation(
-            &self.handler,
-            input,
-            Arc::clone(&self.backend),
-            &self.config,
-        );
-        match AssertUnwindSafe(invocation).catch_unwind().await {
+    /// Sleeps until `due` on the runner's clock; true when the time has
+    /// come. On the real clock the sleep ends early, with false, when
+    /// `changed` fires: an external system completed a callback (or another
+    /// task changed an execution) and the run must look again. A virtual
+    /// clock jumps to `due` at once.
+    async fn sleep_until(
+        &self,
+        due: i64,
+        changed: Pin<&mut Option<tokio::sync::futures::Notified<'_>>>,
+    ) -> bool {
+        let clock = self.service.clock();
+        match changed.as_pin_mut() {
+            Some(changed) if !clock.is_virtual() => {
+                tokio::select! {
+                    () = clock.sleep_until(due) => true,
+                    () = changed => false,
+                }
+            }
+            _ => {
+                clock.sleep_until(due).await;
+                true
+            }
+        }
+    }
+
+    fn driven(&self, arn: &str) -> Result<Driven, LocalError> {
+        self.service.with_execution(arn, |exec| Driven {
+            arn: arn.to_owned(),
+            function: exec.function_name().to_owned(),
+        })
+    }
+
+    /// Adds the executions of the running chained invokes of `tree[at]` (and
+    /// theirs, recursively) to the tree.
+    fn adopt_chained_invokes(
+        &self,
+        tree: &mut Vec<Driven>,
+        at: usize,
+        guard: &mut DrivingGuard<'_>,
+    ) -> Result<(), LocalError> {
+        let mut todo: Vec<String> = tree.get(at).map(|d| d.arn.clone()).into_iter().collect();
+        while let Some(arn) = todo.pop() {
+            for child in self.service.running_chained_invokes(&arn)? {
+                if tree.iter().all(|d| d.arn != child) {
+                    tree.push(self.driven(&child)?);
+                    guard.add(&child);
+                    todo.push(child);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One invocation of `function`; a panic is a crash (`Runtime.ExitError`).
+    async fn invoke(&self, function: &str, input: InvocationInput) -> InvocationResult {
+        let backend = Arc::clone(&self.backend);
+        let outcome = if function == self.function_name {
+            let invocation =
+                durable_core::run_invocation(&self.handler, input, backend, &self.config);
+            AssertUnwindSafe(invocation).catch_unwind().await
+        } else if let Some(registered) = self.functions.get(function) {
+            AssertUnwindSafe(registered(input, backend, self.config.clone()))
+                .catch_unwind()
+                .await
+        } else {
+            return InvocationResult::Failed(ErrorObject::new(
+                RESOURCE_NOT_FOUND,
+                format!(
+                    "Function not found: {function}. Register a handler for it with \
+                     LocalRunner::register_function."
+                ),
+            ));
+        };
+        match outcome {
             Ok(Ok(output)) => InvocationResult::Output(output),
             Ok(Err(error)) => {
                 InvocationResult::Failed(ErrorObject::new(error.error_type(), error.message()))
@@ -248,6 +649,242 @@ where
                     format!("the handler panicked: {message}"),
                 ))
             }
+        }
+    }
+
+    // ----- callbacks -----
+
+    /// The id of `callback`.
+    ///
+    /// # Errors
+    /// [`LocalError::NotFound`] for an unknown execution,
+    /// [`LocalError::CallbackNameNotFound`] when it has no callback of that name.
+    pub fn callback_id<'a>(
+        &self,
+        callback: impl Into<CallbackRef<'a>>,
+    ) -> Result<String, LocalError> {
+        match callback.into() {
+            CallbackRef::Id(id) => Ok(id.to_owned()),
+            CallbackRef::Named { arn, name } => {
+                self.service.find_callback(arn, name)?.ok_or_else(|| {
+                    LocalError::CallbackNameNotFound {
+                        arn: arn.to_owned(),
+                        name: name.to_owned(),
+                    }
+                })
+            }
+        }
+    }
+
+    /// Completes `callback` with `result` (see
+    /// [`LocalService::send_callback_success`]); [`resume`](Self::resume)
+    /// the execution to let it go on.
+    ///
+    /// # Errors
+    /// As [`callback_id`](Self::callback_id) and
+    /// [`LocalService::send_callback_success`] (unknown id, callback already
+    /// closed, result over 1 MiB).
+    pub fn callback_success<'a>(
+        &self,
+        callback: impl Into<CallbackRef<'a>>,
+        result: impl AsRef<[u8]>,
+    ) -> Result<(), LocalError> {
+        let id = self.callback_id(callback)?;
+        self.service.send_callback_success(&id, result.as_ref())
+    }
+
+    /// Fails `callback` with `error` (see [`LocalService::send_callback_failure`]);
+    /// [`resume`](Self::resume) the execution to let it go on.
+    ///
+    /// # Errors
+    /// As [`callback_success`](Self::callback_success).
+    pub fn callback_failure<'a>(
+        &self,
+        callback: impl Into<CallbackRef<'a>>,
+        error: ErrorObject,
+    ) -> Result<(), LocalError> {
+        let id = self.callback_id(callback)?;
+        self.service.send_callback_failure(&id, error)
+    }
+
+    /// Sends a heartbeat for `callback` (see [`LocalService::send_callback_heartbeat`]).
+    ///
+    /// # Errors
+    /// As [`callback_success`](Self::callback_success).
+    pub fn callback_heartbeat<'a>(
+        &self,
+        callback: impl Into<CallbackRef<'a>>,
+    ) -> Result<(), LocalError> {
+        let id = self.callback_id(callback)?;
+        self.service.send_callback_heartbeat(&id)
+    }
+
+    /// Waits until execution `arn` has a callback operation named `name`
+    /// (`"*"`: any) and returns its id.
+    ///
+    /// On the real clock, or while a run of this runner is driving the
+    /// execution (for example one spawned on another task), this waits for
+    /// the callback to be created. Otherwise (virtual clock, nothing driving)
+    /// nothing can create it, so it answers at once.
+    ///
+    /// # Errors
+    /// [`LocalError::NotFound`] for an unknown execution;
+    /// [`LocalError::CallbackNameNotFound`] when the callback does not exist
+    /// and cannot appear (the execution has ended, or nothing drives it on a
+    /// virtual clock).
+    pub async fn wait_for_callback(&self, arn: &str, name: &str) -> Result<String, LocalError> {
+        let changed = self.service.changed();
+        loop {
+            let notified = changed.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(id) = self.service.find_callback(arn, name)? {
+                return Ok(id);
+            }
+            let ended = self
+                .service
+                .with_execution(arn, |exec| exec.status().is_terminal())?;
+            let driven = lock(&self.driving).iter().any(|a| a == arn);
+            if ended || (self.clock().is_virtual() && !driven) {
+                return Err(LocalError::CallbackNameNotFound {
+                    arn: arn.to_owned(),
+                    name: name.to_owned(),
+                });
+            }
+            notified.await;
+        }
+    }
+
+    /// Schedules what an external system does to a callback: when a
+    /// callback operation named `name` (`"*"`: any) is open in an execution
+    /// this runner drives, `action` happens after its delay, in time order
+    /// with the engine's own timers (on the virtual clock too).
+    ///
+    /// Each scheduled action acts once. Actions for the same `name` act in
+    /// the order they were scheduled: the first binds to the first open
+    /// matching callback; the next binds once the first has acted (to the
+    /// same callback if it is still open, as after a heartbeat, else to the
+    /// next one to start), its delay counted from then. Actions for different
+    /// names are independent. A failed action (say, the callback had already
+    /// timed out) is reported by [`callback_action_errors`](Self::callback_action_errors).
+    pub fn on_callback(&self, name: impl Into<String>, action: CallbackAction) -> &Self {
+        lock(&self.rules).rules.push(Rule {
+            pattern: name.into(),
+            action,
+            state: RuleState::Waiting,
+        });
+        self
+    }
+
+    /// The scheduled callback actions that failed, as messages.
+    pub fn callback_action_errors(&self) -> Vec<String> {
+        lock(&self.rules).errors.clone()
+    }
+
+    /// Binds every waiting action that may act now to an open callback of
+    /// the tree.
+    fn bind_callback_actions(&self, tree: &[Driven]) {
+        let mut rules = lock(&self.rules);
+        if !rules
+            .rules
+            .iter()
+            .any(|r| matches!(r.state, RuleState::Waiting))
+        {
+            return;
+        }
+        let mut open = Vec::new();
+        for driven in tree {
+            if let Ok(callbacks) = self.service.open_callbacks(&driven.arn) {
+                open.extend(callbacks.into_iter().map(|c| (driven.arn.clone(), c)));
+            }
+        }
+        if open.is_empty() {
+            return;
+        }
+        open.sort_by_key(|(_, c)| c.start_timestamp);
+        for at in 0..rules.rules.len() {
+            let (earlier, rest) = rules.rules.split_at_mut(at);
+            let Some(rule) = rest.first_mut() else {
+                break;
+            };
+            if !matches!(rule.state, RuleState::Waiting) {
+                continue;
+            }
+            let mut same_name = earlier.iter().filter(|r| r.pattern == rule.pattern);
+            if same_name
+                .clone()
+                .any(|r| !matches!(r.state, RuleState::Done { .. }))
+            {
+                continue;
+            }
+            let previous = same_name.next_back().and_then(|r| match r.state {
+                RuleState::Done { at } => Some(at),
+                _ => None,
+            });
+            let found = open.iter().find(|(_, c)| {
+                rule.pattern == "*" || c.name.as_deref() == Some(rule.pattern.as_str())
+            });
+            if let Some((arn, callback)) = found {
+                let base = callback.start_timestamp.max(previous.unwrap_or(i64::MIN));
+                rule.state = RuleState::Bound {
+                    arn: arn.clone(),
+                    callback_id: callback.callback_id.clone(),
+                    due: base.saturating_add(duration_ms(rule.action.delay)),
+                };
+            }
+        }
+    }
+
+    /// The earliest bound action on a callback of the tree: (due, rule index).
+    fn next_callback_action(&self, tree: &[Driven]) -> Option<(i64, usize)> {
+        let rules = lock(&self.rules);
+        rules
+            .rules
+            .iter()
+            .enumerate()
+            .filter_map(|(i, rule)| match &rule.state {
+                RuleState::Bound { arn, due, .. } if tree.iter().any(|d| d.arn == *arn) => {
+                    Some((*due, i))
+                }
+                _ => None,
+            })
+            .min()
+    }
+
+    /// Performs the bound action `index`.
+    fn fire_callback_action(&self, index: usize) {
+        let now = self.clock().now_ms();
+        let (callback_id, kind) = {
+            let mut rules = lock(&self.rules);
+            let Some(rule) = rules.rules.get_mut(index) else {
+                return;
+            };
+            let state = std::mem::replace(&mut rule.state, RuleState::Done { at: now });
+            let RuleState::Bound { callback_id, .. } = state else {
+                rule.state = state;
+                return;
+            };
+            (callback_id, rule.action.kind.clone())
+        };
+        let (what, result) = match kind {
+            ActionKind::Success(result) => (
+                "success",
+                self.service.send_callback_success(&callback_id, &result),
+            ),
+            ActionKind::Failure(error) => (
+                "failure",
+                self.service.send_callback_failure(&callback_id, error),
+            ),
+            ActionKind::Heartbeat => (
+                "heartbeat",
+                self.service.send_callback_heartbeat(&callback_id),
+            ),
+        };
+        if let Err(error) = result {
+            tracing::warn!(%error, "scheduled callback {what} failed");
+            lock(&self.rules)
+                .errors
+                .push(format!("scheduled callback {what}: {error}"));
         }
     }
 }
@@ -553,8 +1190,19 @@ impl<'a> OperationView<'a> {
             })
     }
 
+    /// The callback id of a CALLBACK operation.
+    pub fn callback_id(&self) -> Option<&'a str> {
+        self.op
+            .callback_details
+            .as_ref()
+            .and_then(|d| d.callback_id.as_deref())
+    }
+
     /// The whole wire record.
     pub fn record(&self) -> &'a Operation {
         self.op
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,31 +1,48 @@
 //! The durable execution service, in process: starts executions, hands out
 //! invocation envelopes, validates and applies checkpoints, fires timers,
+//! completes callbacks, runs chained invokes as executions of their own,
 //! validates invocation outputs and records the history.
 //!
 //! [`LocalService`] implements [`durable_core::Backend`], so the replay
 //! engine checkpoints into it exactly as it would into Lambda. All state sits
 //! behind one mutex; a checkpoint does O(changes) work and no JSON.
 
+use std::cmp::Reverse;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use durable_core::wire::{
-    CheckpointResponse, ContextDetails, ErrorObject, ExecutionDetails, ExecutionState,
-    ExecutionStatus, InvocationInput, InvocationOutput, InvocationStatus, Operation,
-    OperationAction, OperationStatus, OperationType, OperationUpdate, StepDetails, WaitDetails,
+    CallbackDetails, ChainedInvokeDetails, CheckpointResponse, ContextDetails, ErrorObject,
+    ExecutionDetails, ExecutionState, ExecutionStatus, InvocationInput, InvocationOutput,
+    InvocationStatus, Operation, OperationAction, OperationStatus, OperationType, OperationUpdate,
+    StepDetails, WaitDetails,
 };
 use durable_core::{Backend, BackendError, BoxFuture};
 use durable_core::{INVALID_CHECKPOINT_TOKEN, INVALID_PARAMETER_VALUE};
+use rustc_hash::FxHashSet;
+use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::error::{LocalError, RESOURCE_NOT_FOUND};
-use crate::events::{EventBody, InvocationRecord, NO_OPERATION};
-use crate::store::{ExecutionStore, InFlight, MemoryStore, StoredExecution};
-use crate::validate::validate_batch;
+use crate::events::{EventBody, InvocationRecord, InvokeStart, NO_OPERATION};
+use crate::fxhash::FxHashMap;
+use crate::store::{
+    CallbackTimers, ExecutionStore, InFlight, MemoryStore, StoreError, StoredExecution,
+};
+use crate::validate::{MAX_ERROR_BYTES, MAX_PAYLOAD_BYTES, validate_batch};
 
 /// The largest invocation output the service accepts (6 MiB).
 pub const MAX_OUTPUT_BYTES: usize = 6 * 1024 * 1024;
 /// The error type of an invocation that crashed (panic, process exit).
 pub const RUNTIME_EXIT_ERROR: &str = "Runtime.ExitError";
+/// The error type of a callback that ran past its timeout.
+pub const CALLBACK_TIMEOUT_ERROR: &str = "Callback.Timeout";
+/// The error type of a callback that went without a heartbeat for longer
+/// than its heartbeat timeout.
+pub const CALLBACK_HEARTBEAT_ERROR: &str = "Callback.Heartbeat";
+/// The largest result `SendDurableExecutionCallbackSuccess` accepts (1 MiB).
+pub const MAX_CALLBACK_RESULT_BYTES: usize = MAX_PAYLOAD_BYTES;
+/// The number of random bytes in a callback id (192 bits, from a CSPRNG).
+const CALLBACK_ID_BYTES: usize = 24;
 
 /// Settings of a [`LocalService`].
 #[derive(Clone, Debug)]
@@ -93,8 +110,25 @@ pub enum NextStep {
     Invoke,
     /// Nothing to do before this time (epoch ms): then fire the timers and invoke.
     WaitUntil(i64),
-    /// Waiting on something external (callbacks, chained invokes).
+    /// Nothing internal is due: the execution waits on something external
+    /// (a callback, or a chained invoke whose execution must be driven).
     Idle,
+}
+
+/// One callback of an execution, from [`LocalService::callbacks`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallbackInfo {
+    /// The id external systems complete it with.
+    pub callback_id: String,
+    /// The CALLBACK operation's id.
+    pub operation_id: String,
+    /// The CALLBACK operation's name.
+    pub name: Option<String>,
+    /// Its status: STARTED while open, then SUCCEEDED, FAILED or TIMED_OUT.
+    pub status: OperationStatus,
+    /// When it was created (epoch ms).
+    pub start_timestamp: i64,
 }
 
 /// The in-process durable execution service. Cheap to clone (clones share
@@ -105,9 +139,29 @@ pub struct LocalService {
 }
 
 struct Shared {
-    store: Mutex<Box<dyn ExecutionStore>>,
+    state: Mutex<State>,
     clock: Clock,
     config: ServiceConfig,
+    /// Woken when a callback is created or an execution ends (for waiters
+    /// such as [`LocalRunner::wait_for_callback`](crate::LocalRunner::wait_for_callback)).
+    changed: Notify,
+}
+
+/// Everything behind the service's lock.
+struct State {
+    store: Box<dyn ExecutionStore>,
+    /// Callback id → where the callback lives.
+    callbacks: FxHashMap<String, CallbackHome>,
+    /// The functions a chained invoke may target.
+    functions: FxHashSet<String>,
+}
+
+/// Where a callback lives.
+#[derive(Clone, Debug)]
+struct CallbackHome {
+    arn: String,
+    /// The CALLBACK record's index in the execution.
+    op: u32,
 }
 
 impl std::fmt::Debug for LocalService {
@@ -156,6 +210,72 @@ pub(crate) fn uuid_v4() -> String {
     out
 }
 
+/// URL-safe base64 without padding (RFC 4648 §5).
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let byte = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
+        let bits = (byte(0) << 16) | (byte(1) << 8) | byte(2);
+        for i in 0..=chunk.len() {
+            let sextet = (bits >> (18 - 6 * i)) & 63;
+            out.push(char::from(ALPHABET[sextet as usize]));
+        }
+    }
+    out
+}
+
+/// A fresh callback id: 192 bits from the thread's CSPRNG (ChaCha, seeded
+/// from the OS), URL-safe base64 (32 characters). Unguessable, so knowing
+/// the id is what authorizes completing the callback.
+fn new_callback_id(taken: &FxHashMap<String, CallbackHome>) -> String {
+    loop {
+        let mut bytes = [0_u8; CALLBACK_ID_BYTES];
+        rand::fill(&mut bytes[..]);
+        let id = base64url(&bytes);
+        if !taken.contains_key(&id) {
+            return id;
+        }
+    }
+}
+
+/// The registered function a chained invoke's `FunctionName` names: the
+/// name itself, or the function part of an ARN or of `name:qualifier`.
+fn resolve_function(functions: &FxHashSet<String>, name: &str) -> Option<String> {
+    if functions.contains(name) {
+        return Some(name.to_owned());
+    }
+    let bare = name.rsplit(":function:").next().unwrap_or(name);
+    let bare = bare.split(':').next().unwrap_or(bare);
+    functions.contains(bare).then(|| bare.to_owned())
+}
+
+/// A new, RUNNING execution of `function_name` with its `ExecutionStarted`
+/// event (not yet in any store).
+fn new_execution(
+    config: &ServiceConfig,
+    function_name: &str,
+    name: Option<&str>,
+    input: String,
+    now: i64,
+) -> StoredExecution {
+    let id = uuid_v4();
+    let name = name.map_or_else(|| id.clone(), str::to_owned);
+    let arn = format!(
+        "arn:aws:lambda:{}:{}:function:{function_name}/durable-execution/{name}/{id}",
+        config.region, config.account_id
+    );
+    let mut op = Operation::new(id, OperationType::Execution, OperationStatus::Started);
+    op.name = Some(name.clone());
+    op.start_timestamp = Some(now);
+    op.execution_details = Some(ExecutionDetails {
+        input_payload: Some(input.clone()),
+    });
+    let mut exec = StoredExecution::new(arn, function_name.to_owned(), name, input, op, now);
+    exec.push_event(0, now, EventBody::ExecutionStarted);
+    exec
+}
+
 /// Checks an execution name (1 to 64 of `A-Z a-z 0-9 - _`).
 fn check_name(name: &str) -> Result<(), LocalError> {
     let ok = !name.is_empty()
@@ -186,9 +306,14 @@ impl LocalService {
     pub fn with_store(store: Box<dyn ExecutionStore>, clock: Clock, config: ServiceConfig) -> Self {
         Self {
             shared: Arc::new(Shared {
-                store: Mutex::new(store),
+                state: Mutex::new(State {
+                    store,
+                    callbacks: FxHashMap::default(),
+                    functions: FxHashSet::default(),
+                }),
                 clock,
                 config,
+                changed: Notify::new(),
             }),
         }
     }
@@ -203,13 +328,32 @@ impl LocalService {
         &self.shared.config
     }
 
-    fn lock(&self) -> MutexGuard<'_, Box<dyn ExecutionStore>> {
+    fn lock(&self) -> MutexGuard<'_, State> {
         // Nothing panics while holding the lock; should it ever, the state is
         // still consistent per operation, so keep serving.
         self.shared
-            .store
+            .state
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Woken whenever a callback is created or an execution ends.
+    pub(crate) fn changed(&self) -> &Notify {
+        &self.shared.changed
+    }
+
+    /// Lets chained invokes target `function_name` (by that name, by an ARN
+    /// naming it, or by `name:qualifier`). A chained invoke of a function
+    /// that is not registered fails at once with `ResourceNotFoundException`.
+    /// [`LocalRunner`](crate::LocalRunner) registers its own function and
+    /// every [`register_function`](crate::LocalRunner::register_function).
+    pub fn register_function(&self, function_name: impl Into<String>) {
+        self.lock().functions.insert(function_name.into());
+    }
+
+    /// Whether chained invokes may target `function_name`.
+    pub fn is_function_registered(&self, function_name: &str) -> bool {
+        resolve_function(&self.lock().functions, function_name).is_some()
     }
 
     /// Starts an execution of `function_name` with `input` (JSON text).
@@ -228,7 +372,8 @@ impl LocalService {
         if let Some(name) = name {
             check_name(name)?;
         }
-        let mut store = self.lock();
+        let mut state = self.lock();
+        let store = &mut state.store;
         if let Some(name) = name
             && let Some(arn) = store.find_by_name(function_name, name)
         {
@@ -247,22 +392,8 @@ impl LocalService {
             };
         }
         let now = self.shared.clock.now_ms();
-        let id = uuid_v4();
-        let name = name.map_or_else(|| id.clone(), str::to_owned);
-        let config = &self.shared.config;
-        let arn = format!(
-            "arn:aws:lambda:{}:{}:function:{function_name}/durable-execution/{name}/{id}",
-            config.region, config.account_id
-        );
-        let mut op = Operation::new(id, OperationType::Execution, OperationStatus::Started);
-        op.name = Some(name.clone());
-        op.start_timestamp = Some(now);
-        op.execution_details = Some(ExecutionDetails {
-            input_payload: Some(input.clone()),
-        });
-        let mut exec =
-            StoredExecution::new(arn.clone(), function_name.to_owned(), name, input, op, now);
-        exec.push_event(0, now, EventBody::ExecutionStarted);
+        let exec = new_execution(&self.shared.config, function_name, name, input, now);
+        let arn = exec.arn.clone();
         store.insert(exec)?;
         store.commit(&arn)?;
         Ok(StartedExecution { arn, created: true })
@@ -275,7 +406,8 @@ impl LocalService {
     pub fn begin_invocation(&self, arn: &str) -> Result<Invocation, LocalError> {
         let now = self.shared.clock.now_ms();
         let page_size = self.shared.config.page_size.max(1);
-        let mut store = self.lock();
+        let mut state = self.lock();
+        let store = &mut state.store;
         let exec = store.get_mut(arn).ok_or_else(|| LocalError::NotFound {
             arn: arn.to_owned(),
         })?;
@@ -286,6 +418,8 @@ impl LocalService {
             });
         }
         fire_due_timers(exec, now);
+        // This invocation sees every change so far.
+        exec.wake = false;
         exec.clear_delta();
         let token = exec.issue_token();
         let request_id = uuid_v4();
@@ -336,7 +470,8 @@ impl LocalService {
     ) -> Result<NextStep, LocalError> {
         let now = self.shared.clock.now_ms();
         let max_failures = self.shared.config.max_failed_invocations.max(1);
-        let mut store = self.lock();
+        let mut state = self.lock();
+        let store = &mut state.store;
         let exec = store.get_mut(arn).ok_or_else(|| LocalError::NotFound {
             arn: arn.to_owned(),
         })?;
@@ -358,6 +493,16 @@ impl LocalService {
             record_invocation(exec, in_flight, now, error);
             record_execution_end(exec, now);
             NextStep::Finished(exec.status.clone())
+        } else if exec.status.is_terminal() {
+            // Stopped while the invocation ran: its output no longer matters.
+            let error = match result {
+                InvocationResult::Failed(error) => Some(error),
+                InvocationResult::Output(_) => None,
+            };
+            record_invocation(exec, in_flight, now, error);
+            let status = exec.status.clone();
+            commit(&mut **store, arn)?;
+            return Ok(NextStep::Finished(status));
         } else {
             match check_output(exec, result) {
                 Ok(output) => {
@@ -385,12 +530,18 @@ impl LocalService {
                         record_execution_end(exec, now);
                         NextStep::Finished(ExecutionStatus::Failed)
                     } else {
+                        exec.wake = true;
                         NextStep::Invoke
                     }
                 }
             }
         };
         commit(&mut **store, arn)?;
+        if matches!(next, NextStep::Finished(_)) {
+            propagate_end(&mut **store, arn, now)?;
+            drop(state);
+            self.shared.changed.notify_waiters();
+        }
         Ok(next)
     }
 
@@ -398,10 +549,13 @@ impl LocalService {
     /// when it was never invoked or a retry is due, `WaitUntil` the next
     /// timer, `Idle`, or `Finished`.
     pub fn next_step(&self, arn: &str) -> Result<NextStep, LocalError> {
-        let mut store = self.lock();
-        let exec = store.get_mut(arn).ok_or_else(|| LocalError::NotFound {
-            arn: arn.to_owned(),
-        })?;
+        let mut state = self.lock();
+        let exec = state
+            .store
+            .get_mut(arn)
+            .ok_or_else(|| LocalError::NotFound {
+                arn: arn.to_owned(),
+            })?;
         if exec.status != ExecutionStatus::Running {
             return Ok(NextStep::Finished(exec.status.clone()));
         }
@@ -412,11 +566,13 @@ impl LocalService {
     }
 
     /// Fires every timer of `arn` that is due by the clock: a WAIT becomes
-    /// SUCCEEDED (`WaitSucceeded`), a STEP waiting to retry becomes READY.
-    /// Returns how many records changed.
+    /// SUCCEEDED (`WaitSucceeded`), a STEP waiting to retry becomes READY, a
+    /// callback past its timeout or heartbeat timeout becomes TIMED_OUT
+    /// (`CallbackTimedOut`). Returns how many records changed.
     pub fn fire_due_timers(&self, arn: &str) -> Result<usize, LocalError> {
         let now = self.shared.clock.now_ms();
-        let mut store = self.lock();
+        let mut state = self.lock();
+        let store = &mut state.store;
         let exec = store.get_mut(arn).ok_or_else(|| LocalError::NotFound {
             arn: arn.to_owned(),
         })?;
@@ -431,8 +587,8 @@ impl LocalService {
         arn: &str,
         read: impl FnOnce(&StoredExecution) -> R,
     ) -> Result<R, LocalError> {
-        let store = self.lock();
-        let exec = store.get(arn).ok_or_else(|| LocalError::NotFound {
+        let state = self.lock();
+        let exec = state.store.get(arn).ok_or_else(|| LocalError::NotFound {
             arn: arn.to_owned(),
         })?;
         Ok(read(exec))
@@ -441,19 +597,229 @@ impl LocalService {
     /// The ARN of the execution started as `name` for `function_name`.
     pub fn find_by_name(&self, function_name: &str, name: &str) -> Option<String> {
         self.lock()
+            .store
             .find_by_name(function_name, name)
             .map(str::to_owned)
     }
 
     /// Removes an execution and returns it (frees its memory; a later start
-    /// with its name creates a new one).
+    /// with its name creates a new one; its callback ids become unknown).
     pub fn remove_execution(&self, arn: &str) -> Option<StoredExecution> {
-        self.lock().remove(arn)
+        let mut state = self.lock();
+        let exec = state.store.remove(arn)?;
+        if exec.callbacks_created > 0 {
+            for slot in &exec.slots {
+                if let Some(id) = slot
+                    .op
+                    .callback_details
+                    .as_ref()
+                    .and_then(|d| d.callback_id.as_ref())
+                {
+                    state.callbacks.remove(id);
+                }
+            }
+        }
+        Some(exec)
     }
 
     /// The ARNs of all executions, in no particular order.
     pub fn execution_arns(&self) -> Vec<String> {
-        self.lock().arns()
+        self.lock().store.arns()
+    }
+
+    /// `StopDurableExecution`: ends a RUNNING execution as STOPPED with
+    /// `error` (default: "Execution stopped by user request") and records
+    /// `ExecutionStopped`. A chained invoke waiting on it ends as STOPPED
+    /// (`ChainedInvokeStopped`) and its parent is re-invoked. An invocation
+    /// in progress may finish, but its output is ignored. Returns the stop
+    /// time (epoch ms); stopping an execution that has already ended changes
+    /// nothing and returns its end time.
+    pub fn stop_execution(&self, arn: &str, error: Option<ErrorObject>) -> Result<i64, LocalError> {
+        let now = self.shared.clock.now_ms();
+        let error = error.unwrap_or_else(|| ErrorObject {
+            error_message: Some("Execution stopped by user request".to_owned()),
+            ..ErrorObject::default()
+        });
+        let mut state = self.lock();
+        let stopped = stop(&mut *state.store, arn, error, now)?;
+        drop(state);
+        self.shared.changed.notify_waiters();
+        Ok(stopped)
+    }
+
+    // ----- callbacks (the external system's API) -----
+
+    /// `SendDurableExecutionCallbackSuccess`: the callback SUCCEEDS with
+    /// `result` (the request body: UTF-8, at most 1 MiB; empty means no
+    /// result) as `CallbackDetails.Result`, `CallbackSucceeded` is recorded
+    /// and the execution is ready to be invoked again.
+    ///
+    /// # Errors
+    /// [`LocalError::CallbackNotFound`] (`ResourceNotFoundException`) for an
+    /// unknown id, [`LocalError::CallbackClosed`] (`CallbackTimeoutException`)
+    /// when the callback already succeeded, failed or timed out or its
+    /// execution has ended, [`LocalError::CallbackPayloadTooLarge`] and
+    /// [`LocalError::InvalidCallbackRequest`] (`InvalidParameterValueException`)
+    /// for a result over 1 MiB or not UTF-8.
+    pub fn send_callback_success(
+        &self,
+        callback_id: &str,
+        result: &[u8],
+    ) -> Result<(), LocalError> {
+        if result.len() > MAX_CALLBACK_RESULT_BYTES {
+            return Err(LocalError::CallbackPayloadTooLarge {
+                callback_id: callback_id.to_owned(),
+                size: result.len(),
+                max: MAX_CALLBACK_RESULT_BYTES,
+            });
+        }
+        let text = std::str::from_utf8(result).map_err(|e| LocalError::InvalidCallbackRequest {
+            callback_id: callback_id.to_owned(),
+            message: format!("the result is not valid UTF-8: {e}"),
+        })?;
+        let result = (!text.is_empty()).then(|| text.to_owned());
+        self.with_open_callback(callback_id, |exec, index, now| {
+            close_callback(exec, index, now, CallbackEnd::Succeeded(result));
+        })
+    }
+
+    /// `SendDurableExecutionCallbackFailure`: the callback FAILS with `error`,
+    /// `CallbackFailed` is recorded and the execution is ready to be invoked
+    /// again.
+    ///
+    /// # Errors
+    /// As [`send_callback_success`](Self::send_callback_success); an error
+    /// object over 1 MiB is an [`LocalError::InvalidCallbackRequest`].
+    pub fn send_callback_failure(
+        &self,
+        callback_id: &str,
+        error: ErrorObject,
+    ) -> Result<(), LocalError> {
+        let len = error.encoded_len();
+        if len > MAX_ERROR_BYTES {
+            return Err(LocalError::InvalidCallbackRequest {
+                callback_id: callback_id.to_owned(),
+                message: format!(
+                    "the error is {len} bytes, over the maximum of {MAX_ERROR_BYTES} bytes"
+                ),
+            });
+        }
+        self.with_open_callback(callback_id, |exec, index, now| {
+            close_callback(exec, index, now, CallbackEnd::Failed(error));
+        })
+    }
+
+    /// `SendDurableExecutionCallbackHeartbeat`: restarts the callback's
+    /// heartbeat timeout (a callback without one accepts heartbeats and
+    /// ignores them). Records no event.
+    ///
+    /// # Errors
+    /// [`LocalError::CallbackNotFound`] and [`LocalError::CallbackClosed`] as
+    /// for [`send_callback_success`](Self::send_callback_success).
+    pub fn send_callback_heartbeat(&self, callback_id: &str) -> Result<(), LocalError> {
+        self.with_open_callback(callback_id, |exec, index, now| {
+            let due = exec.open_callbacks.get_mut(&index).and_then(|timers| {
+                (timers.heartbeat_seconds > 0).then(|| {
+                    let due = now.saturating_add(i64::from(timers.heartbeat_seconds) * 1000);
+                    timers.heartbeat_due = Some(due);
+                    due
+                })
+            });
+            if let Some(due) = due {
+                exec.arm_timer(due, index);
+            }
+        })
+    }
+
+    /// Runs `change` on the open callback `callback_id` (after firing the
+    /// timers of its execution that are due, so a callback past its deadline
+    /// is timed out rather than completed) and commits.
+    fn with_open_callback(
+        &self,
+        callback_id: &str,
+        change: impl FnOnce(&mut StoredExecution, u32, i64),
+    ) -> Result<(), LocalError> {
+        let now = self.shared.clock.now_ms();
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let not_found = || LocalError::CallbackNotFound {
+            callback_id: callback_id.to_owned(),
+        };
+        let home = state.callbacks.get(callback_id).ok_or_else(not_found)?;
+        let exec = state.store.get_mut(&home.arn).ok_or_else(not_found)?;
+        let index = home.op;
+        fire_due_timers(exec, now);
+        let closed = |state: String| LocalError::CallbackClosed {
+            callback_id: callback_id.to_owned(),
+            state,
+        };
+        if exec.status != ExecutionStatus::Running {
+            return Err(closed(format!("its execution has ended: {}", exec.status)));
+        }
+        let status = exec
+            .slots
+            .get(index as usize)
+            .map(|slot| slot.op.status.clone())
+            .ok_or_else(not_found)?;
+        if status != OperationStatus::Started {
+            return Err(closed(status.to_string()));
+        }
+        change(exec, index, now);
+        let arn = home.arn.clone();
+        commit(&mut *state.store, &arn)?;
+        drop(guard);
+        // Wakes a run sleeping until its next timer on the real clock: the
+        // execution may have become ready to be invoked.
+        self.shared.changed.notify_waiters();
+        Ok(())
+    }
+
+    /// The callbacks of `arn` in creation order.
+    pub fn callbacks(&self, arn: &str) -> Result<Vec<CallbackInfo>, LocalError> {
+        self.with_execution(arn, |exec| {
+            if exec.callbacks_created == 0 {
+                return Vec::new();
+            }
+            exec.slots
+                .iter()
+                .filter_map(|slot| callback_info(&slot.op))
+                .collect()
+        })
+    }
+
+    /// The open (STARTED) callbacks of `arn` in creation order.
+    pub fn open_callbacks(&self, arn: &str) -> Result<Vec<CallbackInfo>, LocalError> {
+        self.with_execution(arn, |exec| {
+            let mut open: Vec<u32> = exec.open_callbacks.keys().copied().collect();
+            open.sort_unstable();
+            open.into_iter()
+                .filter_map(|i| exec.slots.get(i as usize))
+                .filter_map(|slot| callback_info(&slot.op))
+                .collect()
+        })
+    }
+
+    /// The id of the callback named `name` in `arn` (`"*"`: any callback):
+    /// the first open one with that name, else the last one created.
+    pub fn find_callback(&self, arn: &str, name: &str) -> Result<Option<String>, LocalError> {
+        let matches = |info: &CallbackInfo| name == "*" || info.name.as_deref() == Some(name);
+        if let Some(open) = self.open_callbacks(arn)?.into_iter().find(matches) {
+            return Ok(Some(open.callback_id));
+        }
+        Ok(self
+            .callbacks(arn)?
+            .into_iter()
+            .rev()
+            .find(matches)
+            .map(|info| info.callback_id))
+    }
+
+    /// The ARNs of the executions that the running chained invokes of `arn`
+    /// started.
+    pub fn running_chained_invokes(&self, arn: &str) -> Result<Vec<String>, LocalError> {
+        self.with_execution(arn, |exec| {
+            exec.running_chained_invokes().map(str::to_owned).collect()
+        })
     }
 
     /// `CheckpointDurableExecution`, synchronously.
@@ -464,8 +830,9 @@ impl LocalService {
         updates: Vec<OperationUpdate>,
     ) -> Result<CheckpointResponse, BackendError> {
         let now = self.shared.clock.now_ms();
-        let mut store = self.lock();
-        let exec = store.get_mut(arn).ok_or_else(|| not_found(arn))?;
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let exec = state.store.get_mut(arn).ok_or_else(|| not_found(arn))?;
         if !exec.token_live {
             return Err(invalid(format!(
                 "{INVALID_CHECKPOINT_TOKEN}: execution {arn} has ended ({})",
@@ -479,15 +846,47 @@ impl LocalService {
         }
         fire_due_timers(exec, now);
         validate_batch(exec, &updates).map_err(invalid)?;
-        for update in updates {
-            apply(exec, update, now);
+        let mut effects = Effects::default();
+        {
+            let mut cx = ApplyCx {
+                arn,
+                config: &self.shared.config,
+                functions: &state.functions,
+                callbacks: &mut state.callbacks,
+                effects: &mut effects,
+            };
+            for update in updates {
+                apply(exec, update, now, &mut cx);
+            }
         }
-        let operations = exec.take_delta();
+        let mut operations = exec.take_delta();
         let checkpoint_token = exec.token_live.then(|| exec.issue_token());
-        if exec.track_changes {
-            store
-                .commit(arn)
-                .map_err(|e| BackendError::service("ServiceException", 500, e.to_string()))?;
+        let track_changes = exec.track_changes;
+        let service_error =
+            |e: StoreError| BackendError::service("ServiceException", 500, e.to_string());
+        let store = &mut *state.store;
+        for child in effects.children {
+            let (child_arn, index) = (child.arn.clone(), child.parent.as_ref().map(|p| p.1));
+            if let Err(e) = store.insert(child) {
+                // Only a clash of random ARNs gets here: fail the invoke.
+                if let (Some(index), Some(exec)) = (index, store.get_mut(arn)) {
+                    let error = ErrorObject::new("ServiceException", e.to_string());
+                    end_chained_invoke(exec, index, now, InvokeEnd::Failed(Some(error)));
+                    operations.extend(exec.take_delta());
+                }
+                continue;
+            }
+            store.commit(&child_arn).map_err(service_error)?;
+        }
+        for child_arn in &effects.stopped_children {
+            stop(store, child_arn, cancelled_error(arn), now).map_err(|e| e.to_backend_error())?;
+        }
+        if track_changes {
+            store.commit(arn).map_err(service_error)?;
+        }
+        drop(guard);
+        if effects.notify {
+            self.shared.changed.notify_waiters();
         }
         Ok(CheckpointResponse {
             checkpoint_token,
@@ -507,8 +906,8 @@ impl LocalService {
         marker: &str,
     ) -> Result<ExecutionState, BackendError> {
         let page_size = self.shared.config.page_size.max(1);
-        let store = self.lock();
-        let exec = store.get(arn).ok_or_else(|| not_found(arn))?;
+        let state = self.lock();
+        let exec = state.store.get(arn).ok_or_else(|| not_found(arn))?;
         if !exec.is_current_token(token) {
             return Err(invalid(format!(
                 "{INVALID_CHECKPOINT_TOKEN}: the token is stale or belongs to another invocation"
@@ -569,6 +968,7 @@ fn commit(store: &mut dyn ExecutionStore, arn: &str) -> Result<(), LocalError> {
 enum Outcome {
     Succeeded(Option<String>),
     Failed(Option<ErrorObject>),
+    Stopped(ErrorObject),
 }
 
 fn invalid_output(message: &str) -> ErrorObject {
@@ -650,24 +1050,26 @@ fn record_invocation(
 /// Ends the execution (status, result, the EXECUTION record, no more tokens).
 /// The `Execution*` event is recorded by [`record_execution_end`].
 fn finish(exec: &mut StoredExecution, outcome: Outcome, now: i64) {
-    let status = match outcome {
+    let (status, execution_status) = match outcome {
         Outcome::Succeeded(result) => {
             exec.result = result;
-            OperationStatus::Succeeded
+            (OperationStatus::Succeeded, ExecutionStatus::Succeeded)
         }
         Outcome::Failed(error) => {
             exec.error = error;
-            OperationStatus::Failed
+            (OperationStatus::Failed, ExecutionStatus::Failed)
+        }
+        Outcome::Stopped(error) => {
+            exec.error = Some(error);
+            (OperationStatus::Stopped, ExecutionStatus::Stopped)
         }
     };
-    exec.status = if status == OperationStatus::Succeeded {
-        ExecutionStatus::Succeeded
-    } else {
-        ExecutionStatus::Failed
-    };
+    exec.status = execution_status;
     exec.end_timestamp = Some(now);
     exec.token_live = false;
     exec.timers.clear();
+    exec.open_callbacks.clear();
+    exec.wake = false;
     if let Some(slot) = exec.slots.get_mut(0) {
         slot.op.status = status;
         slot.op.end_timestamp = Some(now);
@@ -676,12 +1078,194 @@ fn finish(exec: &mut StoredExecution, outcome: Outcome, now: i64) {
 }
 
 fn record_execution_end(exec: &mut StoredExecution, now: i64) {
+    let error = || exec.error.clone().map(Box::new);
     let body = match exec.status {
         ExecutionStatus::Succeeded => EventBody::ExecutionSucceeded(exec.result.clone()),
-        _ => EventBody::ExecutionFailed(exec.error.clone().map(Box::new)),
+        ExecutionStatus::Stopped => EventBody::ExecutionStopped(error()),
+        ExecutionStatus::TimedOut => EventBody::ExecutionTimedOut(error()),
+        _ => EventBody::ExecutionFailed(error()),
     };
     exec.end_event_due = false;
     exec.push_event(0, now, body);
+}
+
+/// Stops a RUNNING execution (see [`LocalService::stop_execution`]); returns
+/// the stop time, or the end time of an execution that already ended.
+fn stop(
+    store: &mut dyn ExecutionStore,
+    arn: &str,
+    error: ErrorObject,
+    now: i64,
+) -> Result<i64, LocalError> {
+    let exec = store.get_mut(arn).ok_or_else(|| LocalError::NotFound {
+        arn: arn.to_owned(),
+    })?;
+    if exec.status.is_terminal() {
+        return Ok(exec.end_timestamp.unwrap_or(now));
+    }
+    finish(exec, Outcome::Stopped(error), now);
+    exec.end_event_due = false;
+    record_execution_end(exec, now);
+    commit(store, arn)?;
+    propagate_end(store, arn, now)?;
+    Ok(now)
+}
+
+/// The error a chained invoke's execution is stopped with when the caller
+/// cancels the invoke.
+fn cancelled_error(parent_arn: &str) -> ErrorObject {
+    ErrorObject {
+        error_message: Some(format!(
+            "Stopped because the chained invoke that started it was cancelled by {parent_arn}"
+        )),
+        ..ErrorObject::default()
+    }
+}
+
+/// How a chained invoke ends.
+enum InvokeEnd {
+    Succeeded(Option<String>),
+    Failed(Option<ErrorObject>),
+    TimedOut(Option<ErrorObject>),
+    Stopped(Option<ErrorObject>),
+}
+
+/// When the execution `child_arn` has ended and a chained invoke started it,
+/// ends that CHAINED_INVOKE in the parent the same way (its record, a
+/// `ChainedInvoke*` event) and makes the parent ready to be invoked again.
+fn propagate_end(
+    store: &mut dyn ExecutionStore,
+    child_arn: &str,
+    now: i64,
+) -> Result<(), LocalError> {
+    let Some(child) = store.get(child_arn) else {
+        return Ok(());
+    };
+    let Some((parent_arn, index)) = child.parent.clone() else {
+        return Ok(());
+    };
+    let end = match child.status {
+        ExecutionStatus::Succeeded => InvokeEnd::Succeeded(child.result.clone()),
+        ExecutionStatus::Failed => InvokeEnd::Failed(child.error.clone()),
+        ExecutionStatus::TimedOut => InvokeEnd::TimedOut(child.error.clone()),
+        ExecutionStatus::Stopped => InvokeEnd::Stopped(child.error.clone()),
+        _ => return Ok(()),
+    };
+    let Some(parent) = store.get_mut(&parent_arn) else {
+        return Ok(());
+    };
+    if parent.status != ExecutionStatus::Running {
+        parent.running_invokes.retain(|(i, _)| *i != index);
+        return Ok(());
+    }
+    if end_chained_invoke(parent, index, now, end) {
+        commit(store, &parent_arn)?;
+    }
+    Ok(())
+}
+
+/// Ends the STARTED chained invoke at `index`: status, result or error,
+/// the event; the execution is to be invoked again. False if the record
+/// was not a STARTED chained invoke.
+fn end_chained_invoke(exec: &mut StoredExecution, index: u32, now: i64, end: InvokeEnd) -> bool {
+    exec.running_invokes.retain(|(i, _)| *i != index);
+    let Some(slot) = exec.slots.get_mut(index as usize) else {
+        return false;
+    };
+    let op = &mut slot.op;
+    if op.operation_type != OperationType::ChainedInvoke || op.status != OperationStatus::Started {
+        return false;
+    }
+    op.end_timestamp = Some(now);
+    let details = op
+        .chained_invoke_details
+        .get_or_insert_with(ChainedInvokeDetails::default);
+    let boxed = |error: &Option<ErrorObject>| error.clone().map(Box::new);
+    let body = match end {
+        InvokeEnd::Succeeded(result) => {
+            op.status = OperationStatus::Succeeded;
+            details.result = result;
+            EventBody::ChainedInvokeSucceeded(details.result.clone())
+        }
+        InvokeEnd::Failed(error) => {
+            op.status = OperationStatus::Failed;
+            details.error = error;
+            EventBody::ChainedInvokeFailed(boxed(&details.error))
+        }
+        InvokeEnd::TimedOut(error) => {
+            op.status = OperationStatus::TimedOut;
+            details.error = error;
+            EventBody::ChainedInvokeTimedOut(boxed(&details.error))
+        }
+        InvokeEnd::Stopped(error) => {
+            op.status = OperationStatus::Stopped;
+            details.error = error;
+            EventBody::ChainedInvokeStopped(boxed(&details.error))
+        }
+    };
+    exec.touch(index);
+    exec.service_updated.push(index);
+    exec.wake = true;
+    exec.push_event(index, now, body);
+    true
+}
+
+/// How a callback closes.
+enum CallbackEnd {
+    Succeeded(Option<String>),
+    Failed(ErrorObject),
+    TimedOut(ErrorObject),
+}
+
+/// Closes the open callback at `index`: status, result or error, the event;
+/// the execution is to be invoked again.
+fn close_callback(exec: &mut StoredExecution, index: u32, now: i64, end: CallbackEnd) {
+    exec.open_callbacks.remove(&index);
+    let Some(slot) = exec.slots.get_mut(index as usize) else {
+        return;
+    };
+    let op = &mut slot.op;
+    op.end_timestamp = Some(now);
+    let details = op
+        .callback_details
+        .get_or_insert_with(CallbackDetails::default);
+    let body = match end {
+        CallbackEnd::Succeeded(result) => {
+            op.status = OperationStatus::Succeeded;
+            details.result = result;
+            EventBody::CallbackSucceeded(details.result.clone())
+        }
+        CallbackEnd::Failed(error) => {
+            op.status = OperationStatus::Failed;
+            let event = Box::new(error.clone());
+            details.error = Some(error);
+            EventBody::CallbackFailed(Some(event))
+        }
+        CallbackEnd::TimedOut(error) => {
+            op.status = OperationStatus::TimedOut;
+            let event = Box::new(error.clone());
+            details.error = Some(error);
+            EventBody::CallbackTimedOut(Some(event))
+        }
+    };
+    exec.touch(index);
+    exec.service_updated.push(index);
+    exec.wake = true;
+    exec.push_event(index, now, body);
+}
+
+/// A callback record as a [`CallbackInfo`] (`None` for other records).
+fn callback_info(op: &Operation) -> Option<CallbackInfo> {
+    if op.operation_type != OperationType::Callback {
+        return None;
+    }
+    Some(CallbackInfo {
+        callback_id: op.callback_details.as_ref()?.callback_id.clone()?,
+        operation_id: op.id.clone(),
+        name: op.name.clone(),
+        status: op.status.clone(),
+        start_timestamp: op.start_timestamp.unwrap_or_default(),
+    })
 }
 
 // ----- timers -----
@@ -691,31 +1275,34 @@ fn timer_is_live(exec: &StoredExecution, due: i64, op: u32) -> bool {
     let Some(slot) = exec.slots.get(op as usize) else {
         return false;
     };
-    let op = &slot.op;
-    match op.operation_type {
+    let record = &slot.op;
+    match record.operation_type {
         OperationType::Wait => {
-            op.status == OperationStatus::Started
-                && op
+            record.status == OperationStatus::Started
+                && record
                     .wait_details
                     .as_ref()
                     .and_then(|d| d.scheduled_end_timestamp)
                     == Some(due)
         }
         OperationType::Step => {
-            op.status == OperationStatus::Pending
-                && op
+            record.status == OperationStatus::Pending
+                && record
                     .step_details
                     .as_ref()
                     .and_then(|d| d.next_attempt_timestamp)
                     == Some(due)
         }
+        OperationType::Callback => exec.open_callbacks.get(&op).is_some_and(|timers| {
+            timers.timeout_due == Some(due) || timers.heartbeat_due == Some(due)
+        }),
         _ => false,
     }
 }
 
 /// The earliest live timer, dropping stale ones on the way.
 fn next_timer(exec: &mut StoredExecution) -> Option<i64> {
-    while let Some(&std::cmp::Reverse((due, _, op))) = exec.timers.peek() {
+    while let Some(&Reverse((due, _, op))) = exec.timers.peek() {
         if timer_is_live(exec, due, op) {
             return Some(due);
         }
@@ -724,12 +1311,18 @@ fn next_timer(exec: &mut StoredExecution) -> Option<i64> {
     None
 }
 
+/// Whether the service still has something to do for the execution: a
+/// re-invocation due, a timer, an open callback, a running chained invoke.
 fn has_pending_work(exec: &mut StoredExecution) -> bool {
-    exec.ready_ops > 0 || next_timer(exec).is_some()
+    exec.ready_ops > 0
+        || exec.wake
+        || !exec.open_callbacks.is_empty()
+        || !exec.running_invokes.is_empty()
+        || next_timer(exec).is_some()
 }
 
 fn pending_step(exec: &mut StoredExecution) -> NextStep {
-    if exec.ready_ops > 0 {
+    if exec.ready_ops > 0 || exec.wake {
         return NextStep::Invoke;
     }
     match next_timer(exec) {
@@ -740,7 +1333,7 @@ fn pending_step(exec: &mut StoredExecution) -> NextStep {
 
 fn fire_due_timers(exec: &mut StoredExecution, now: i64) -> usize {
     let mut fired = 0;
-    while let Some(&std::cmp::Reverse((due, _, index))) = exec.timers.peek() {
+    while let Some(&Reverse((due, _, index))) = exec.timers.peek() {
         if due > now {
             break;
         }
@@ -752,14 +1345,33 @@ fn fire_due_timers(exec: &mut StoredExecution, now: i64) -> usize {
             continue;
         };
         let op = &mut slot.op;
-        if op.operation_type == OperationType::Wait {
-            op.status = OperationStatus::Succeeded;
-            op.end_timestamp = Some(now);
-            let duration = (due - op.start_timestamp.unwrap_or(due)) / 1000;
-            exec.push_event(index, now, EventBody::WaitSucceeded { duration });
-        } else {
-            op.status = OperationStatus::Ready;
-            exec.ready_ops += 1;
+        match op.operation_type {
+            OperationType::Wait => {
+                op.status = OperationStatus::Succeeded;
+                op.end_timestamp = Some(now);
+                let duration = (due - op.start_timestamp.unwrap_or(due)) / 1000;
+                exec.wake = true;
+                exec.push_event(index, now, EventBody::WaitSucceeded { duration });
+            }
+            OperationType::Callback => {
+                // Live, so one of the two deadlines is `due`.
+                let on_timeout = exec
+                    .open_callbacks
+                    .get(&index)
+                    .is_some_and(|timers| timers.timeout_due == Some(due));
+                let error = if on_timeout {
+                    ErrorObject::new(CALLBACK_TIMEOUT_ERROR, "Callback timed out")
+                } else {
+                    ErrorObject::new(CALLBACK_HEARTBEAT_ERROR, "Callback timed out on heartbeat")
+                };
+                close_callback(exec, index, now, CallbackEnd::TimedOut(error));
+                fired += 1;
+                continue;
+            }
+            _ => {
+                op.status = OperationStatus::Ready;
+                exec.ready_ops += 1;
+            }
         }
         exec.touch(index);
         exec.service_updated.push(index);
@@ -770,11 +1382,33 @@ fn fire_due_timers(exec: &mut StoredExecution, now: i64) -> usize {
 
 // ----- applying updates (the batch is already validated) -----
 
-fn apply(exec: &mut StoredExecution, update: OperationUpdate, now: i64) {
+/// What applying a batch needs beyond the execution itself.
+struct ApplyCx<'a> {
+    arn: &'a str,
+    config: &'a ServiceConfig,
+    functions: &'a FxHashSet<String>,
+    callbacks: &'a mut FxHashMap<String, CallbackHome>,
+    effects: &'a mut Effects,
+}
+
+/// What a batch asks of other executions, done once it is applied.
+#[derive(Default)]
+struct Effects {
+    /// Executions to create for chained invokes.
+    children: Vec<StoredExecution>,
+    /// Executions to stop (their chained invoke was cancelled).
+    stopped_children: Vec<String>,
+    /// Wake waiters (a callback was created).
+    notify: bool,
+}
+
+fn apply(exec: &mut StoredExecution, update: OperationUpdate, now: i64, cx: &mut ApplyCx<'_>) {
     match update.operation_type {
         OperationType::Step => apply_step(exec, update, now),
         OperationType::Context => apply_context(exec, update, now),
         OperationType::Wait => apply_wait(exec, update, now),
+        OperationType::Callback => apply_callback(exec, update, now, cx),
+        OperationType::ChainedInvoke => apply_chained_invoke(exec, update, now, cx),
         OperationType::Execution => {
             let outcome = if update.action == OperationAction::Succeed {
                 Outcome::Succeeded(update.payload)
@@ -973,5 +1607,144 @@ fn apply_wait(exec: &mut StoredExecution, mut update: OperationUpdate, now: i64)
     );
 }
 
+/// CALLBACK START (the only action): a STARTED record with a fresh
+/// `CallbackId`, registered for the callback API, with its timers armed.
+fn apply_callback(
+    exec: &mut StoredExecution,
+    mut update: OperationUpdate,
+    now: i64,
+    cx: &mut ApplyCx<'_>,
+) {
+    let options = update.callback_options.take().unwrap_or_default();
+    let callback_id = new_callback_id(cx.callbacks);
+    let mut op = new_record(&mut update, OperationStatus::Started, now);
+    op.callback_details = Some(CallbackDetails {
+        callback_id: Some(callback_id.clone()),
+        result: None,
+        error: None,
+    });
+    let index = exec.push_operation(op);
+    let seconds = |s: i32| (s > 0).then_some(s);
+    let (timeout, heartbeat) = (
+        seconds(options.timeout_seconds),
+        seconds(options.heartbeat_timeout_seconds),
+    );
+    let deadline = |s: i32| now.saturating_add(i64::from(s) * 1000);
+    let timers = CallbackTimers {
+        timeout_due: timeout.map(deadline),
+        heartbeat_seconds: heartbeat.unwrap_or(0),
+        heartbeat_due: heartbeat.map(deadline),
+    };
+    for due in [timers.timeout_due, timers.heartbeat_due]
+        .into_iter()
+        .flatten()
+    {
+        exec.arm_timer(due, index);
+    }
+    exec.open_callbacks.insert(index, timers);
+    exec.callbacks_created = exec.callbacks_created.saturating_add(1);
+    cx.callbacks.insert(
+        callback_id,
+        CallbackHome {
+            arn: cx.arn.to_owned(),
+            op: index,
+        },
+    );
+    cx.effects.notify = true;
+    exec.push_event(
+        index,
+        now,
+        EventBody::CallbackStarted {
+            timeout,
+            heartbeat_timeout: heartbeat,
+        },
+    );
+}
+
+/// CHAINED_INVOKE START: a STARTED record and a new execution of the target
+/// (created once the batch is applied), or, for a function that is not
+/// registered, a record that FAILED at once with `ResourceNotFoundException`.
+/// CANCEL: the record is CANCELLED (`ChainedInvokeStopped`) and the target's
+/// execution is stopped.
+fn apply_chained_invoke(
+    exec: &mut StoredExecution,
+    mut update: OperationUpdate,
+    now: i64,
+    cx: &mut ApplyCx<'_>,
+) {
+    if update.action == OperationAction::Cancel {
+        // Validated: the record exists and is STARTED.
+        let Some(index) = exec.find(&update.id) else {
+            return;
+        };
+        let child = exec
+            .running_invokes
+            .iter()
+            .position(|(i, _)| *i == index)
+            .map(|at| exec.running_invokes.swap_remove(at).1);
+        if let Some(slot) = exec.slots.get_mut(index as usize) {
+            slot.op.status = OperationStatus::Cancelled;
+            slot.op.end_timestamp = Some(now);
+        }
+        let error = update.error.unwrap_or_else(|| ErrorObject {
+            error_message: Some("The chained invoke was cancelled".to_owned()),
+            ..ErrorObject::default()
+        });
+        if let Some(slot) = exec.slots.get_mut(index as usize) {
+            slot.op
+                .chained_invoke_details
+                .get_or_insert_with(ChainedInvokeDetails::default)
+                .error = Some(error.clone());
+        }
+        exec.touch(index);
+        exec.push_event(
+            index,
+            now,
+            EventBody::ChainedInvokeStopped(Some(Box::new(error))),
+        );
+        cx.effects.stopped_children.extend(child);
+        return;
+    }
+    let options = update.chained_invoke_options.take().unwrap_or_default();
+    let input = update.payload.take();
+    let mut op = new_record(&mut update, OperationStatus::Started, now);
+    op.chained_invoke_details = Some(ChainedInvokeDetails::default());
+    let index = exec.push_operation(op);
+    let mut start = InvokeStart {
+        function_name: options.function_name,
+        tenant_id: options.tenant_id,
+        input,
+        execution_arn: None,
+    };
+    let Some(function) = resolve_function(cx.functions, &start.function_name) else {
+        let error = ErrorObject::new(
+            RESOURCE_NOT_FOUND,
+            format!(
+                "Function not found: {}. The local service invokes only functions registered \
+                 with it (LocalRunner::register_function, LocalService::register_function).",
+                start.function_name
+            ),
+        );
+        exec.push_event(index, now, EventBody::ChainedInvokeStarted(Box::new(start)));
+        // The caller learns it from this checkpoint's delta: no re-invocation.
+        let wake = exec.wake;
+        end_chained_invoke(exec, index, now, InvokeEnd::Failed(Some(error)));
+        exec.wake = wake;
+        exec.service_updated.pop();
+        return;
+    };
+    // Lambda hands a function invoked without a payload an empty object.
+    let child_input = start.input.clone().unwrap_or_else(|| "{}".to_owned());
+    let mut child = new_execution(cx.config, &function, None, child_input, now);
+    child.parent = Some((cx.arn.to_owned(), index));
+    start.execution_arn = Some(child.arn.clone());
+    exec.running_invokes.push((index, child.arn.clone()));
+    cx.effects.children.push(child);
+    exec.push_event(index, now, EventBody::ChainedInvokeStarted(Box::new(start)));
+}
+
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod external_tests;

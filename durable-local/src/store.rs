@@ -147,6 +147,17 @@ pub(crate) struct Slot {
 /// An armed timer: fires at `due` for the operation at index `op`.
 pub(crate) type Timer = Reverse<(i64, u64, u32)>;
 
+/// The timers of an open (STARTED) callback.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct CallbackTimers {
+    /// When the callback times out (`Callback.Timeout`), if it has a timeout.
+    pub(crate) timeout_due: Option<i64>,
+    /// The heartbeat timeout in seconds (0: none).
+    pub(crate) heartbeat_seconds: i32,
+    /// When it times out for want of a heartbeat (`Callback.Heartbeat`).
+    pub(crate) heartbeat_due: Option<i64>,
+}
+
 /// The running invocation.
 #[derive(Clone, Debug)]
 pub(crate) struct InFlight {
@@ -195,6 +206,19 @@ pub struct StoredExecution {
     /// An EXECUTION update ended the execution; its `Execution*` event is
     /// recorded when the invocation completes.
     pub(crate) end_event_due: bool,
+    /// The service changed something the handler has not been invoked for
+    /// since (a wait or a callback completed, a chained invoke ended, a
+    /// failed invocation is to be retried): invoke again.
+    pub(crate) wake: bool,
+    /// Open (STARTED) callbacks: record index → their timers.
+    pub(crate) open_callbacks: FxHashMap<u32, CallbackTimers>,
+    /// How many callbacks the execution ever created.
+    pub(crate) callbacks_created: u32,
+    /// Running chained invokes: (record index, the child execution's ARN).
+    pub(crate) running_invokes: Vec<(u32, String)>,
+    /// The chained invoke this execution runs for: (parent ARN, record
+    /// index of the CHAINED_INVOKE in the parent).
+    pub(crate) parent: Option<(String, u32)>,
 }
 
 impl StoredExecution {
@@ -244,6 +268,11 @@ impl StoredExecution {
             invocations: 0,
             consecutive_failures: 0,
             end_event_due: false,
+            wake: false,
+            open_callbacks: FxHashMap::default(),
+            callbacks_created: 0,
+            running_invokes: Vec::new(),
+            parent: None,
         }
     }
 
@@ -295,6 +324,16 @@ impl StoredExecution {
     /// How many invocations have completed.
     pub fn invocations(&self) -> u32 {
         self.invocations
+    }
+
+    /// The ARN of the execution whose chained invoke started this one.
+    pub fn parent_arn(&self) -> Option<&str> {
+        self.parent.as_ref().map(|(arn, _)| arn.as_str())
+    }
+
+    /// The ARNs of the executions this one's running chained invokes started.
+    pub fn running_chained_invokes(&self) -> impl Iterator<Item = &str> + '_ {
+        self.running_invokes.iter().map(|(_, arn)| arn.as_str())
     }
 
     /// The operation records in creation order (the EXECUTION record first).

@@ -91,7 +91,7 @@ impl Execution {
     fn collect_rows(&self, parent: Option<&str>, depth: usize, rows: &mut Vec<[String; 6]>) {
         for op in self.children(parent) {
             let label = op.name().map_or_else(
-                || format!("({})", &op.id()[..8.min(op.id().len())]),
+                || format!("({})", op.id().chars().take(8).collect::<String>()),
                 str::to_owned,
             );
             let attempts = if *op.operation_type() == OperationType::Step {

@@ -258,13 +258,8 @@ fn check_type_and_action(update: &OperationUpdate) -> Result<(), String> {
         T::Execution => &[A::Succeed, A::Fail],
         T::Step => &[A::Start, A::Succeed, A::Fail, A::Retry],
         T::Context => &[A::Start, A::Succeed, A::Fail],
-        T::Wait => &[A::Start, A::Cancel],
-        T::Callback | T::ChainedInvoke => {
-            return Err(format!(
-                "{} operations are not supported by the local engine yet (operation {id})",
-                update.operation_type
-            ));
-        }
+        T::Wait | T::ChainedInvoke => &[A::Start, A::Cancel],
+        T::Callback => &[A::Start],
         T::Unknown(other) => {
             return Err(format!("Unknown operation type {other} (operation {id})"));
         }
@@ -341,6 +336,31 @@ fn check_fields(update: &OperationUpdate) -> Result<(), String> {
                 ));
             }
             Ok(())
+        }
+        OperationAction::Start if update.operation_type == OperationType::Callback => {
+            if let Some(options) = &update.callback_options {
+                if options.timeout_seconds < 0 {
+                    return Err(format!(
+                        "CallbackOptions.TimeoutSeconds must not be negative, got {} (operation {id})",
+                        options.timeout_seconds
+                    ));
+                }
+                if options.heartbeat_timeout_seconds < 0 {
+                    return Err(format!(
+                        "CallbackOptions.HeartbeatTimeoutSeconds must not be negative, got {} (operation {id})",
+                        options.heartbeat_timeout_seconds
+                    ));
+                }
+            }
+            Ok(())
+        }
+        OperationAction::Start if update.operation_type == OperationType::ChainedInvoke => {
+            match &update.chained_invoke_options {
+                Some(options) if !options.function_name.trim().is_empty() => Ok(()),
+                _ => Err(format!(
+                    "ChainedInvokeOptions with a FunctionName are required to START a CHAINED_INVOKE (operation {id})"
+                )),
+            }
         }
         OperationAction::Start if update.operation_type == OperationType::Wait => {
             let Some(options) = &update.wait_options else {
@@ -427,6 +447,22 @@ fn check_transition(
             (A::Cancel, Some(S::Started)) => Ok(S::Cancelled),
             _ => Err(format!(
                 "Cannot cancel a WAIT that does not exist or has already completed (operation {id} is {state})"
+            )),
+        },
+        OperationType::Callback => match (&update.action, current) {
+            (A::Start, None) => Ok(S::Started),
+            _ => Err(format!(
+                "Cannot start a CALLBACK that already exists (operation {id} is {state})"
+            )),
+        },
+        OperationType::ChainedInvoke => match (&update.action, current) {
+            (A::Start, None) => Ok(S::Started),
+            (A::Start, _) => Err(format!(
+                "Cannot start a CHAINED_INVOKE that already exists (operation {id} is {state})"
+            )),
+            (A::Cancel, Some(S::Started)) => Ok(S::Cancelled),
+            _ => Err(format!(
+                "Cannot cancel a CHAINED_INVOKE that does not exist or has already completed (operation {id} is {state})"
             )),
         },
         _ => Err(format!(

@@ -9,6 +9,7 @@ use durable_local::{Execution, LocalRunner};
 use futures::FutureExt as _;
 use serde_json::Value;
 
+use crate::callbacks::{self, ScheduledAction};
 use crate::check::{Observed, check};
 use crate::handlers::{self, Handler};
 use crate::logs::LogBuffer;
@@ -123,27 +124,42 @@ pub fn describe(observed: &Observed) -> String {
 }
 
 /// Runs `handler` on a fresh `LocalRunner` with `input` (virtual clock
-/// unless [`real_time`]).
-pub async fn execute(handler: Handler, input: Value) -> Result<Execution, String> {
+/// unless [`real_time`]), with the invoke targets registered and `actions`
+/// scheduled as the external system's callback requests. Returns the
+/// execution and the scheduled actions that failed.
+pub async fn execute(
+    handler: Handler,
+    input: Value,
+    actions: &[ScheduledAction],
+) -> Result<(Execution, Vec<String>), String> {
     let mut runner = LocalRunner::new(move |event: Value, ctx: DurableContext| handler(event, ctx))
         .max_invocations(MAX_INVOCATIONS);
     if real_time() {
         runner = runner.with_real_time();
     }
-    runner
+    for (name, make) in handlers::targets() {
+        let target = make();
+        runner = runner.register_function(name, move |event: Value, ctx: DurableContext| {
+            target(event, ctx)
+        });
+    }
+    for scheduled in actions {
+        runner.on_callback(scheduled.name.clone(), scheduled.action.clone());
+    }
+    let exec = runner
         .run(input)
         .await
-        .map_err(|e| format!("LocalRunner: {e}"))
+        .map_err(|e| format!("LocalRunner: {e}"))?;
+    Ok((exec, runner.callback_action_errors()))
 }
 
 /// Runs `req`'s handler and checks the outcome against it. Clears `logs`
 /// first: files must run one at a time.
 pub async fn run(req: &Requirement, logs: &LogBuffer) -> Verdict {
-    if req.callback_actions().is_some() {
-        return Verdict::fail(
-            "callbacks not supported yet: the file has CallbackActions, which this runner cannot perform",
-        );
-    }
+    let actions = match callbacks::parse(req.callback_actions()) {
+        Ok(actions) => actions,
+        Err(e) => return Verdict::fail(e),
+    };
     let Some(make) = handlers::find(&req.id) else {
         return Verdict::fail(format!("no handler registered for {}", req.id));
     };
@@ -151,7 +167,7 @@ pub async fn run(req: &Requirement, logs: &LogBuffer) -> Verdict {
     let input = req.input();
     // Not spawned: the runner's future is not `Send` for every lifetime
     // (see the report); a panic of the runner itself is caught here.
-    let task = AssertUnwindSafe(execute(make(), input)).catch_unwind();
+    let task = AssertUnwindSafe(execute(make(), input, &actions)).catch_unwind();
     let exec = match tokio::time::timeout(time_limit(), task).await {
         Err(_) => {
             return Verdict::fail(format!(
@@ -168,13 +184,19 @@ pub async fn run(req: &Requirement, logs: &LogBuffer) -> Verdict {
             return Verdict::fail(format!("the runner panicked: {message}"));
         }
         Ok(Ok(Err(e))) => return Verdict::fail(e),
-        Ok(Ok(Ok(exec))) => exec,
+        Ok(Ok(Ok(done))) => done,
     };
+    let (exec, action_errors) = exec;
     let observed = match observe(&exec, logs) {
         Ok(o) => o,
         Err(e) => return Verdict::fail(e),
     };
-    let mismatches = check(req, &observed);
+    let mut mismatches = check(req, &observed);
+    mismatches.extend(
+        action_errors
+            .into_iter()
+            .map(|e| format!("CallbackActions: {e}")),
+    );
     let detail = describe(&observed);
     if mismatches.is_empty() {
         Verdict::Pass { detail }

@@ -742,17 +742,25 @@ fn unknown_and_unsupported_types_and_actions_are_rejected() {
         vec![OperationUpdate::new(
             "cb",
             OperationType::Callback,
-            OperationAction::Start,
+            OperationAction::Succeed,
         )],
-        "CALLBACK operations are not supported by the local engine yet (operation cb)",
+        "Invalid action SUCCEED for a CALLBACK operation (operation cb)",
+    );
+    assert_rejected(
+        vec![OperationUpdate::new(
+            "cb",
+            OperationType::Callback,
+            OperationAction::Cancel,
+        )],
+        "Invalid action CANCEL for a CALLBACK operation (operation cb)",
     );
     assert_rejected(
         vec![OperationUpdate::new(
             "ci",
             OperationType::ChainedInvoke,
-            OperationAction::Start,
+            OperationAction::Succeed,
         )],
-        "CHAINED_INVOKE operations are not supported by the local engine yet",
+        "Invalid action SUCCEED for a CHAINED_INVOKE operation (operation ci)",
     );
     assert_rejected(
         vec![update(
