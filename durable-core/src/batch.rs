@@ -636,6 +636,11 @@ where
                 )));
             }
             let item_serdes = Arc::new(item_serdes);
+            // Nested items come back from their own child contexts already
+            // read back through the item serdes (errors through their
+            // codec), so the default batch encoding need not be read back
+            // again; a whole-batch serdes, or FLAT items, must be.
+            let round_trip = serdes.is_some() || config.nesting == Nesting::Flat;
             let batch_serdes = match serdes {
                 Some(whole) => EitherSerdes::Whole(whole),
                 None => EitherSerdes::Items(BatchSerdes {
@@ -654,6 +659,7 @@ where
                 .options(ChildOptions {
                     sync_end: true,
                     summary: Some(summarize),
+                    round_trip,
                 });
             if let Some(name) = name {
                 child = child.name(name);
@@ -728,6 +734,7 @@ where
                         .options(ChildOptions {
                             sync_end: false,
                             summary: None,
+                            round_trip: true,
                         });
                     Box::pin(async move { (index, child.await) })
                 }

@@ -1,6 +1,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
-//! Engine benchmarks: the cost of a new step, of a replayed step, and the
-//! throughput of short executions on `LocalRunner`.
+//! Engine benchmarks: the cost of a new step (written with the builder API
+//! and with `#[durable_step]`), of a replayed step, and the throughput of
+//! short executions on `LocalRunner`.
 //!
 //! ```sh
 //! cargo bench -p durable-local --bench engine
@@ -13,8 +14,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use durable_core::wire::{OperationAction, OperationType, OperationUpdate};
-use durable_core::{DurableContext, DurableError, StepError};
-use durable_local::{Clock, LocalRunner, LocalService};
+use durable_core::{DurableContext, DurableError, StepContext, StepError};
+use durable_local::{Clock, LocalRunner, LocalService, durable_execution, durable_step};
+
+#[path = "engine/fan_out.rs"]
+mod fan_out;
 
 const RUNS: usize = 7;
 
@@ -36,6 +40,74 @@ async fn sequential_steps(n: u64) -> f64 {
         Ok::<_, DurableError>(sum)
     };
     let runner = LocalRunner::new(handler);
+    let started = Instant::now();
+    let exec = runner.run(serde_json::Value::Null).await.expect("run");
+    let elapsed = started.elapsed();
+    assert_eq!(exec.result::<u64>().expect("result"), Some(n * (n - 1) / 2));
+    elapsed.as_secs_f64() * 1e6 / n as f64
+}
+
+/// The 1,000-sequential-steps workload written three ways, interleaved so
+/// that the machine's noise falls on all three alike.
+async fn new_step_variants(runs: usize) {
+    let (mut builder, mut named, mut macros) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        builder.push(sequential_steps(1_000).await);
+        named.push(sequential_named_steps(1_000).await);
+        macros.push(sequential_macro_steps(1_000).await);
+    }
+    println!("new step (1,000 sequential steps), {runs} interleaved runs each");
+    summarize("builder API, unnamed closure", "µs/step", builder);
+    summarize("builder API, closure named", "µs/step", named);
+    summarize("#[durable_step] + #[durable_execution]", "µs/step", macros);
+}
+
+/// The same workload with the closure named like the macro's step, which
+/// records its name with every checkpoint.
+async fn sequential_named_steps(n: u64) -> f64 {
+    let handler = move |_: serde_json::Value, ctx: DurableContext| async move {
+        let mut sum = 0u64;
+        for i in 0..n {
+            sum += ctx
+                .step(move |_| async move { Ok::<_, StepError>(i) })
+                .name("number")
+                .await?;
+        }
+        Ok::<_, DurableError>(sum)
+    };
+    time_sequential(LocalRunner::new(handler), n).await
+}
+
+/// The step of the macro workload.
+#[durable_step]
+async fn number(_step: StepContext, i: u64) -> Result<u64, StepError> {
+    Ok(i)
+}
+
+/// The macro workload's handler: `n` steps `number(i)` in sequence.
+#[durable_execution]
+async fn macro_steps(n: u64, ctx: DurableContext) -> Result<u64, DurableError> {
+    let mut sum = 0u64;
+    for i in 0..n {
+        sum += ctx.step(number(i)).await?;
+    }
+    Ok(sum)
+}
+
+/// The same workload written with `#[durable_step]` and `#[durable_execution]`.
+async fn sequential_macro_steps(n: u64) -> f64 {
+    let runner = LocalRunner::new(macro_steps);
+    let started = Instant::now();
+    let exec = runner.run(n).await.expect("run");
+    let elapsed = started.elapsed();
+    assert_eq!(exec.result::<u64>().expect("result"), Some(n * (n - 1) / 2));
+    elapsed.as_secs_f64() * 1e6 / n as f64
+}
+
+async fn time_sequential<H>(runner: LocalRunner<H, serde_json::Value, u64>, n: u64) -> f64
+where
+    H: durable_core::DurableHandler<serde_json::Value, u64>,
+{
     let started = Instant::now();
     let exec = runner.run(serde_json::Value::Null).await.expect("run");
     let elapsed = started.elapsed();
@@ -124,10 +196,36 @@ fn service_checkpoints(n: u64) -> f64 {
 }
 
 fn main() {
-    // `… --bench engine -- profile new|replay` runs one workload once, for
-    // valgrind: `new` is 10,000 new steps; `replay` is the same 10,000 steps
-    // plus their replay after a wait, so the difference is the replay cost.
+    // `… --bench engine -- profile new|replay|named|macro` runs one workload
+    // once, for valgrind: `new` is 10,000 new steps; `replay` is the same
+    // 10,000 steps plus their replay after a wait, so the difference is the
+    // replay cost; `named` and `macro` are `new` with named closures and
+    // with `#[durable_step]`.
     let args: Vec<String> = std::env::args().collect();
+    // `… --bench engine -- map` runs only the map workloads (issue 5);
+    // `… -- map profile` runs the map on LocalRunner once, for valgrind.
+    if args.iter().any(|a| a == "map") {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        if args.iter().any(|a| a == "profile") {
+            runtime.block_on(fan_out::profile());
+        } else {
+            runtime.block_on(fan_out::report(RUNS));
+        }
+        return;
+    }
+    // `… --bench engine -- steps` runs only the new-step workloads (builder
+    // API, named builder, macros), interleaved, 31 times each.
+    if args.iter().any(|a| a == "steps") {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(new_step_variants(31));
+        return;
+    }
     if let Some(at) = args.iter().position(|a| a == "profile") {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -136,6 +234,14 @@ fn main() {
         runtime.block_on(async {
             match args.get(at + 1).map(String::as_str) {
                 Some("replay") => println!("replayed step {:.3} µs", replayed_steps(10_000).await),
+                Some("named") => println!(
+                    "new named step {:.3} µs",
+                    sequential_named_steps(10_000).await
+                ),
+                Some("macro") => println!(
+                    "new macro step {:.3} µs",
+                    sequential_macro_steps(10_000).await
+                ),
                 _ => println!("new step {:.3} µs", sequential_steps(10_000).await),
             }
         });
@@ -148,17 +254,27 @@ fn main() {
     runtime.block_on(async {
         println!("durable-local engine benchmarks ({RUNS} runs each)");
         let mut new_step = Vec::new();
+        let mut new_named_step = Vec::new();
+        let mut new_macro_step = Vec::new();
         let mut replay = Vec::new();
         let mut throughput = Vec::new();
         let mut service = Vec::new();
         for _ in 0..RUNS {
             service.push(service_checkpoints(100_000));
             new_step.push(sequential_steps(1_000).await);
+            new_named_step.push(sequential_named_steps(1_000).await);
+            new_macro_step.push(sequential_macro_steps(1_000).await);
             replay.push(replayed_steps(10_000).await);
             throughput.push(three_step_executions(20_000).await);
         }
         summarize("service only: START+SUCCEED checkpoint", "µs/step", service);
         summarize("new step (1,000 sequential steps)", "µs/step", new_step);
+        summarize("  same, closure steps named", "µs/step", new_named_step);
+        summarize(
+            "  same, #[durable_step] + #[durable_execution]",
+            "µs/step",
+            new_macro_step,
+        );
         summarize(
             "replayed step (10,000 done steps, after a wait)",
             "µs/step",
@@ -173,5 +289,6 @@ fn main() {
             t[0],
             t[t.len() / 2]
         );
+        fan_out::report(RUNS).await;
     });
 }

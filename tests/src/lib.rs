@@ -2,6 +2,7 @@
 //! requirement files of `shared/conformance`, runs their handlers on
 //! `durable_local::LocalRunner` and matches what happened against them.
 
+pub mod callbacks;
 pub mod check;
 pub mod handlers;
 pub mod logs;
@@ -13,7 +14,17 @@ pub mod spec;
 use std::path::PathBuf;
 
 /// The suites this runner covers, in run order.
-pub const SUITES: &[&str] = &["step", "wait", "child"];
+pub const SUITES: &[&str] = &[
+    "step",
+    "wait",
+    "child",
+    "map",
+    "parallel",
+    "callback",
+    "wait_for_callback",
+    "wait_for_condition",
+    "invoke",
+];
 
 /// Where the requirement files are: `$DURABLE_CONFORMANCE_DIR`, else
 /// `shared/conformance` beside the workspace.

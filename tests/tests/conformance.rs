@@ -1,5 +1,5 @@
 //! The conformance runner: every requirement file of
-//! `shared/conformance/{step,wait,child}` run on `durable_local::LocalRunner`.
+//! `shared/conformance/<suite>` (every suite of `durable_tests::SUITES`) run on `durable_local::LocalRunner`.
 //!
 //! ```text
 //! cargo test -p durable-tests --test conformance            # all files

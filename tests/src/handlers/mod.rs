@@ -8,9 +8,15 @@ use std::sync::Arc;
 use durable_core::{DurableContext, DurableError, Serdes, SerdesContext};
 use serde_json::Value;
 
+pub mod callback;
 pub mod child;
+pub mod invoke;
+pub mod map;
+pub mod parallel;
 pub mod step;
 pub mod wait;
+pub mod wait_for_callback;
+pub mod wait_for_condition;
 
 /// The future a handler returns.
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Value, DurableError>> + Send>>;
@@ -36,7 +42,19 @@ pub fn registry() -> Vec<(&'static str, MakeHandler)> {
     all.extend_from_slice(step::HANDLERS);
     all.extend_from_slice(wait::HANDLERS);
     all.extend_from_slice(child::HANDLERS);
+    all.extend_from_slice(map::HANDLERS);
+    all.extend_from_slice(parallel::HANDLERS);
+    all.extend_from_slice(callback::HANDLERS);
+    all.extend_from_slice(wait_for_callback::HANDLERS);
+    all.extend_from_slice(wait_for_condition::HANDLERS);
+    all.extend_from_slice(invoke::HANDLERS);
     all
+}
+
+/// The functions chained invokes may call, registered with every run under
+/// these names (`LocalRunner::register_function`).
+pub fn targets() -> Vec<(&'static str, MakeHandler)> {
+    invoke::TARGETS.to_vec()
 }
 
 /// The handler maker registered for `id`.
