@@ -68,6 +68,22 @@ impl InvocationInput {
     }
 }
 
+impl InvocationInput {
+    /// Reads an invocation event already parsed as JSON.
+    ///
+    /// # Errors
+    /// `InvalidEnvelope` when the event does not have the durable envelope's
+    /// shape (its ARN and token are checked when the invocation runs).
+    pub fn from_value(value: serde_json::Value) -> Result<Self, InvocationError> {
+        serde_json::from_value(value).map_err(|e| {
+            InvocationError::new(
+                kinds::INVALID_ENVELOPE,
+                format!("the invocation event is not a durable execution envelope: {e}"),
+            )
+        })
+    }
+}
+
 fn required(value: Option<String>, field: &str) -> Result<String, InvocationError> {
     value.filter(|v| !v.is_empty()).ok_or_else(|| {
         InvocationError::new(

@@ -8,6 +8,7 @@ use syn::{ItemFn, Type};
 use crate::diag::{Errors, item_with_error};
 use crate::lint;
 use crate::options;
+use crate::paths;
 use crate::signature::{self, arg_type, is_named};
 
 const ATTRIBUTE: &str = "durable_execution";
@@ -33,10 +34,11 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
             krate = options::crate_path(&option, &mut errors);
         }
     }
-    let krate = krate.map_or_else(|| quote!(::durable_core), |path| quote!(#path));
+    let krate = paths::runtime(krate.as_ref());
 
     let types = validate(&func, &mut errors);
-    lint::check(&mut func.block, &mut errors);
+    let context = context_pattern(&func.sig);
+    lint::check(&func.sig, context.as_ref(), &mut func.block, &mut errors);
     let checks = match types {
         Some(types) if func.sig.generics.params.is_empty() => type_checks(&types, &krate),
         _ => TokenStream::new(),
@@ -49,6 +51,16 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok(()) => out,
         Err(error) => item_with_error(out, &error),
     }
+}
+
+/// The pattern of the `DurableContext` argument, if there is one.
+pub(crate) fn context_pattern(sig: &syn::Signature) -> Option<syn::Pat> {
+    sig.inputs.iter().find_map(|arg| match arg {
+        syn::FnArg::Typed(typed) if is_named(&typed.ty, "DurableContext") => {
+            Some((*typed.pat).clone())
+        }
+        _ => None,
+    })
 }
 
 /// The event, output and error types of a well-formed handler.
@@ -131,7 +143,7 @@ fn validate(func: &ItemFn, errors: &mut Errors) -> Option<Types> {
 /// Assertions spanned on the user's types, so that an unmet bound points at
 /// the argument or the return type rather than at the attribute or at the
 /// runner (axum's `debug_handler` technique). They cost nothing at run time:
-/// a function item is named, never called.
+/// the functions are named, never called, inside an anonymous const block.
 fn type_checks(types: &Types, krate: &TokenStream) -> TokenStream {
     let Types {
         event,
@@ -139,26 +151,26 @@ fn type_checks(types: &Types, krate: &TokenStream) -> TokenStream {
         error,
     } = types;
     let event_check = quote_spanned! {event.span()=>
-        let _ = #krate::run_invocation::<
-            #event,
-            (),
-            fn(#event, #krate::DurableContext)
-                -> ::core::future::Ready<::core::result::Result<(), #krate::DurableError>>,
-        >;
+        let _ = the_event_type_must_implement_deserialize_owned::<#event>;
     };
     let output_check = quote_spanned! {output.span()=>
-        let _ = #krate::run_invocation::<
-            (),
-            #output,
-            fn((), #krate::DurableContext)
-                -> ::core::future::Ready<::core::result::Result<#output, #krate::DurableError>>,
-        >;
+        let _ = the_output_type_must_implement_serialize::<#output>;
     };
     let error_check = quote_spanned! {error.span()=>
         let _ = |error: #error| -> #krate::DurableError { error };
     };
     quote! {
         const _: () = {
+            fn the_event_type_must_implement_deserialize_owned<T>()
+            where
+                T: #krate::__private::serde::de::DeserializeOwned + ::core::marker::Send,
+            {
+            }
+            fn the_output_type_must_implement_serialize<T>()
+            where
+                T: #krate::__private::serde::Serialize + ::core::marker::Send,
+            {
+            }
             #event_check
             #output_check
             #error_check

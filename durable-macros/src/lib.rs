@@ -1,5 +1,10 @@
 //! Attribute macros for durable-lambda: `#[durable_execution]` for the
-//! workflow handler and `#[durable_step]` for its steps.
+//! workflow handler, `#[durable_step]` for its steps and `#[durable_child]`
+//! for functions that run as a named child context.
+//!
+//! Use them through the facade you depend on (`durable_lambda::prelude::*`,
+//! or `durable_local::prelude::*` in a test-only crate); nothing else needs
+//! importing.
 //!
 //! ```
 //! use durable_core::{DurableContext, DurableError, RetryPolicy, StepContext, StepError};
@@ -18,13 +23,23 @@
 //! }
 //! ```
 //!
-//! The generated code names the runtime as `::durable_core`; a crate that
-//! re-exports it elsewhere passes `crate = "path::to::durable_core"`.
+//! # Where the generated code finds the runtime
+//!
+//! At expansion time the macros read the manifest of the crate being compiled
+//! (`$CARGO_MANIFEST_DIR/Cargo.toml`) and name durable-core as
+//! `::durable_lambda::__core` when `durable-lambda` is a dependency, else
+//! `::durable_local::__core` when `durable-local` is, else `::durable_core`
+//! (renamed dependencies are followed). A crate that re-exports durable-core
+//! elsewhere passes `crate = "path::to::durable_core"` to any attribute.
+//! Generated impls sit in anonymous `const _: () = { … };` blocks: the only
+//! names a macro adds are the ones documented below.
 
+mod child;
 mod diag;
 mod execution;
 mod lint;
 mod options;
+mod paths;
 mod signature;
 mod step;
 
@@ -41,19 +56,25 @@ use proc_macro::TokenStream;
 ///   order, a `Result` return type.
 /// - **Type checks** spanned on your types: the event must be
 ///   `DeserializeOwned + Send`, the output `Serialize + Send`, and the error
-///   convertible to `DurableError`.
+///   `DurableError`.
 /// - **The determinism lint**: in the body, outside the arguments of
 ///   `.step(..)`, these calls are compile errors naming the deterministic
 ///   alternative: `SystemTime::now`, `Instant::now`, `Utc::now`,
 ///   `Local::now`, `rand::random`, `rand::rng`, `thread_rng`, `Uuid::new_v4`,
 ///   `Uuid::now_v7`, `env::var`, `env::var_os`, `time::sleep`,
 ///   `tokio::spawn`, `task::spawn`, `thread::spawn` and `select!`. Calls are
-///   matched by the end of their path, as written. Put
+///   matched by the end of their path, as written. So is a `for` loop over a
+///   `HashMap` or `HashSet` (a variable or argument declared as one, a
+///   reference to it, or its `.iter()`, `.keys()`, `.values()`,
+///   `.into_iter()`, `.drain()`) whose body calls a durable operation
+///   (`.step`, `.wait`, `.run_in_child_context`, `.create_callback`,
+///   `.wait_for_callback`, `.wait_for_condition`, `.invoke`, or `.map` /
+///   `.parallel` on the context): sort the entries first. Put
 ///   `#[durable::allow_nondeterministic]` on a statement or an expression to
 ///   opt out; the macro removes the marker.
 ///
-/// Options: `crate = "path"` (where durable-core is; default
-/// `::durable_core`).
+/// Options: `crate = "path"` (where durable-core is; see the crate docs for
+/// the default).
 ///
 /// # Equivalent code without the macro
 ///
@@ -65,12 +86,18 @@ use proc_macro::TokenStream;
 /// }
 /// // What the macro adds: compile-time assertions, spanned on the types.
 /// const _: () = {
-///     let _ = durable_core::run_invocation::<
-///         String, (), fn(String, DurableContext)
-///             -> std::future::Ready<Result<(), DurableError>>>;
-///     let _ = durable_core::run_invocation::<
-///         (), usize, fn((), DurableContext)
-///             -> std::future::Ready<Result<usize, DurableError>>>;
+///     fn the_event_type_must_implement_deserialize_owned<T>()
+///     where
+///         T: durable_core::__private::serde::de::DeserializeOwned + Send,
+///     {
+///     }
+///     fn the_output_type_must_implement_serialize<T>()
+///     where
+///         T: durable_core::__private::serde::Serialize + Send,
+///     {
+///     }
+///     let _ = the_event_type_must_implement_deserialize_owned::<String>;
+///     let _ = the_output_type_must_implement_serialize::<usize>;
 ///     let _ = |error: DurableError| -> DurableError { error };
 /// };
 /// ```
@@ -88,7 +115,9 @@ pub fn durable_execution(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - `retry = expr`: any expression whose type implements `RetryStrategy`,
 ///   e.g. `RetryPolicy::exponential().max_attempts(3)`;
 /// - `semantics = at_most_once | at_least_once`;
-/// - `crate = "path"`: where durable-core is (default `::durable_core`).
+/// - `serdes = expr`: how the result is checkpointed, any expression whose
+///   type implements `Serdes<T>` (default: JSON);
+/// - `crate = "path"`: where durable-core is (see the crate docs).
 ///
 /// Settings made on the builder (`ctx.step(name(..)).name("other")`) take
 /// precedence over the options.
@@ -97,7 +126,8 @@ pub fn durable_execution(args: TokenStream, item: TokenStream) -> TokenStream {
 /// the function's name, in the type namespace): it can be stored, passed
 /// around and collected into a `Vec<name>`. The body stays callable as a
 /// plain async function, without checkpointing or retries, as
-/// `name::call(step, args…)`.
+/// `name::call(step, args…)`; in a unit test, pass
+/// `StepContext::for_test(attempt)`.
 ///
 /// The function must not be generic, and its arguments cannot be
 /// `impl Trait`: they are stored in the step value.
@@ -121,37 +151,104 @@ pub fn durable_execution(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     order_id: String,
 /// }
 ///
-/// impl charge {
-///     async fn call(step: StepContext, order_id: String) -> Result<u32, StepError> {
-///         Ok(order_id.len() as u32)
-///     }
-/// }
-///
-/// impl durable_core::StepBody for charge {
-///     type Output = u32;
-///     type Error = StepError;
-///     type Serdes = durable_core::JsonSerdes;
-///
-///     fn serdes(&self) -> durable_core::JsonSerdes {
-///         durable_core::JsonSerdes
-///     }
-///
-///     fn run(self, step: StepContext)
-///         -> impl Future<Output = Result<u32, StepError>> + Send {
-///         let Self { order_id } = self;
-///         Self::call(step, order_id)
-///     }
-///
-///     fn defaults(&self) -> StepDefaults {
-///         StepDefaults {
-///             name: Some(String::from("charge")),
-///             retry: Some(std::sync::Arc::new(RetryPolicy::exponential().max_attempts(3))),
-///             semantics: None,
+/// const _: () = {
+///     impl charge {
+///         async fn call(step: StepContext, order_id: String) -> Result<u32, StepError> {
+///             Ok(order_id.len() as u32)
 ///         }
 ///     }
-/// }
+///
+///     impl durable_core::StepBody for charge {
+///         type Output = u32;
+///         type Error = StepError;
+///         // With `serdes = expr`: `Box<dyn Serdes<u32>>` and `Box::new(expr)`.
+///         type Serdes = durable_core::JsonSerdes;
+///
+///         fn serdes(&self) -> Self::Serdes {
+///             durable_core::JsonSerdes
+///         }
+///
+///         fn run(self, step: StepContext)
+///             -> impl Future<Output = Result<u32, StepError>> + Send {
+///             let Self { order_id } = self;
+///             Self::call(step, order_id)
+///         }
+///
+///         fn defaults(&self) -> StepDefaults {
+///             StepDefaults {
+///                 name: Some(String::from("charge")),
+///                 retry: Some(std::sync::Arc::new(RetryPolicy::exponential().max_attempts(3))),
+///                 semantics: None,
+///             }
+///         }
+///     }
+/// };
 /// ```
 #[proc_macro_attribute]
 pub fn durable_step(args: TokenStream, item: TokenStream) -> TokenStream {
     step::expand(args.into(), item.into()).into()
+}
+
+/// Turns `async fn name(ctx: DurableContext, args…) -> Result<T, E>` into a
+/// function that runs its body as the child context `"name"` of the context
+/// it is given: `name(&ctx, args…).await` (the Python SDK's
+/// `durable_with_child_context`).
+///
+/// The call returns the same builder as `ctx.run_in_child_context(..)`, so
+/// `.name("other")` and `.serdes(..)` still apply before `.await`. The
+/// child's operations are numbered in its own id space and its result is
+/// checkpointed as one CONTEXT operation; on replay a finished child returns
+/// its recorded result without running the body.
+///
+/// The body is workflow code: the determinism lint of `#[durable_execution]`
+/// applies to it, with its first argument as the context. It stays callable
+/// as a plain async function, `name::call(ctx, args…)`, which runs the
+/// operations directly in `ctx` (no child context of its own).
+///
+/// Options: `name = "…"` (default: the function's name), `crate = "path"`.
+///
+/// The arguments are moved into the child context, so they must be owned
+/// (`'static`) values; the function cannot be generic.
+///
+/// # Equivalent code without the macro
+///
+/// ```
+/// use durable_core::{BoxFuture, ChildContext, DurableContext, DurableError, StepError};
+/// // #[durable_child]
+/// // async fn shipping(ctx: DurableContext, order_id: String) -> Result<String, DurableError> {
+/// //     Ok(ctx.step(|_| async move { Ok::<_, StepError>(format!("{order_id}/label")) }).await?)
+/// // }
+/// fn shipping(
+///     parent: &DurableContext,
+///     order_id: String,
+/// ) -> ChildContext<
+///     'static,
+///     impl FnOnce(DurableContext) -> BoxFuture<'static, Result<String, DurableError>>
+///         + Send
+///         + 'static
+///         + use<>,
+/// > {
+///     parent
+///         .run_in_child_context(
+///             move |ctx: DurableContext| -> BoxFuture<'static, Result<String, DurableError>> {
+///                 Box::pin(shipping::call(ctx, order_id))
+///             },
+///         )
+///         .name("shipping")
+/// }
+///
+/// #[allow(non_camel_case_types)]
+/// enum shipping {}
+///
+/// const _: () = {
+///     impl shipping {
+///         async fn call(ctx: DurableContext, order_id: String) -> Result<String, DurableError> {
+///             Ok(ctx.step(|_| async move { Ok::<_, StepError>(format!("{order_id}/label")) }).await?)
+///         }
+///     }
+/// };
+/// ```
+#[proc_macro_attribute]
+pub fn durable_child(args: TokenStream, item: TokenStream) -> TokenStream {
+    child::expand(args.into(), item.into()).into()
 }

@@ -112,7 +112,7 @@ pub(crate) fn crate_path(option: &RawOption, errors: &mut Errors) -> Option<syn:
         Err(_) => {
             errors.spanned(
                 &lit,
-                "option `crate` takes a path to the durable-core crate, e.g. `crate = \"::durable_lambda::core\"`",
+                "option `crate` takes a path to the durable-core crate, e.g. `crate = \"::my_sdk::durable_core\"`",
             );
             None
         }

@@ -8,31 +8,33 @@ use syn::{Expr, FnArg, Ident, ItemFn, LitStr, Pat, Type};
 use crate::diag::{Errors, item_with_error};
 use crate::lint;
 use crate::options::{self, RawOption};
+use crate::paths;
 use crate::signature::{self, arg_type, is_named};
 
 const ATTRIBUTE: &str = "durable_step";
-const KEYS: &[&str] = &["name", "retry", "semantics", "crate"];
+const KEYS: &[&str] = &["name", "retry", "semantics", "serdes", "crate"];
 
 /// The validated options.
 struct StepOptions {
     name: Option<LitStr>,
     retry: Option<Expr>,
     semantics: Option<(Ident, Span)>,
+    serdes: Option<Expr>,
     krate: Option<syn::Path>,
 }
 
-/// One argument of the step besides its `StepContext`.
-struct Arg {
-    ident: Ident,
-    ty: Type,
+/// One argument besides the context.
+pub(crate) struct Arg {
+    pub(crate) ident: Ident,
+    pub(crate) ty: Type,
 }
 
-/// The model of a valid step function.
-struct StepFn {
-    func: ItemFn,
-    args: Vec<Arg>,
-    output: Type,
-    error: Type,
+/// The model of a valid step (or child-context) function.
+pub(crate) struct StepFn {
+    pub(crate) func: ItemFn,
+    pub(crate) args: Vec<Arg>,
+    pub(crate) output: Type,
+    pub(crate) error: Type,
 }
 
 /// Expands `#[durable_step(args)] item`.
@@ -65,6 +67,7 @@ fn parse_options(args: TokenStream, errors: &mut Errors) -> StepOptions {
         name: None,
         retry: None,
         semantics: None,
+        serdes: None,
         krate: None,
     };
     for option in options::parse(args, ATTRIBUTE, KEYS, errors) {
@@ -72,6 +75,7 @@ fn parse_options(args: TokenStream, errors: &mut Errors) -> StepOptions {
             "name" => out.name = options::string(&option, errors),
             "retry" => out.retry = Some(option.value),
             "semantics" => out.semantics = semantics(&option, errors),
+            "serdes" => out.serdes = Some(option.value),
             "crate" => out.krate = options::crate_path(&option, errors),
             _ => errors.at(option.key_span, "unhandled option"),
         }
@@ -107,52 +111,84 @@ fn semantics(option: &RawOption, errors: &mut Errors) -> Option<(Ident, Span)> {
     }
 }
 
+/// What differs between the attributes on functions whose first argument is
+/// a context and whose other arguments are stored for later.
+pub(crate) struct Shape {
+    /// The attribute's name.
+    pub(crate) attribute: &'static str,
+    /// The context type, first argument.
+    pub(crate) context: &'static str,
+    /// The usual name of the context argument.
+    pub(crate) binding: &'static str,
+    /// Where the other arguments go.
+    pub(crate) stored_in: &'static str,
+}
+
+const SHAPE: Shape = Shape {
+    attribute: ATTRIBUTE,
+    context: "StepContext",
+    binding: "step",
+    stored_in: "the step value",
+};
+
 fn validate(func: ItemFn, errors: &mut Errors) -> Option<StepFn> {
+    validate_shape(func, &SHAPE, errors)
+}
+
+/// Validates `async fn name(context: C, args…) -> Result<T, E>`.
+pub(crate) fn validate_shape(func: ItemFn, shape: &Shape, errors: &mut Errors) -> Option<StepFn> {
+    let Shape {
+        attribute,
+        context,
+        binding,
+        stored_in,
+    } = shape;
     let sig = &func.sig;
-    signature::check_common(sig, ATTRIBUTE, errors);
+    signature::check_common(sig, attribute, errors);
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
         errors.spanned(
             &sig.generics,
-            "a `#[durable_step]` function cannot be generic: its arguments are stored in the step value",
+            format!(
+                "a `#[{attribute}]` function cannot be generic: its arguments are stored in {stored_in}"
+            ),
         );
     }
-    let result = signature::result_parts(sig, ATTRIBUTE, "Result<T, E>", errors);
+    let result = signature::result_parts(sig, attribute, "Result<T, E>", errors);
 
     let mut inputs = sig.inputs.iter();
     let context_position = sig
         .inputs
         .iter()
-        .position(|arg| arg_type(arg).is_some_and(|ty| is_named(ty, "StepContext")));
+        .position(|arg| arg_type(arg).is_some_and(|ty| is_named(ty, context)));
+    let takes_first = format!(
+        "a `#[{attribute}]` function takes its `{context}` first: `({binding}: {context}, args...)`"
+    );
     match (inputs.next(), context_position) {
-        (None, _) => errors.at(
-            signature::args_span(sig),
-            "a `#[durable_step]` function takes its `StepContext` first: \
-             `(step: StepContext, args...)`",
-        ),
+        (None, _) => errors.at(signature::args_span(sig), &takes_first),
         (Some(_), Some(0)) => {}
         (Some(_), Some(position)) => errors.spanned(
             &sig.inputs[position],
-            "the `StepContext` argument of a `#[durable_step]` function comes first: \
-             `(step: StepContext, args...)`",
+            format!(
+                "the `{context}` argument of a `#[{attribute}]` function comes first: \
+                 `({binding}: {context}, args...)`"
+            ),
         ),
-        (Some(first), None) => errors.spanned(
-            first,
-            "a `#[durable_step]` function takes its `StepContext` first: \
-             `(step: StepContext, args...)`",
-        ),
+        (Some(first), None) => errors.spanned(first, &takes_first),
     }
 
     let mut args = Vec::new();
     for (index, arg) in sig.inputs.iter().enumerate().skip(1) {
         let FnArg::Typed(typed) = arg else { continue };
-        if is_named(&typed.ty, "StepContext") {
+        if is_named(&typed.ty, context) {
             continue;
         }
         if matches!(*typed.ty, Type::ImplTrait(_)) {
             errors.spanned(
                 &typed.ty,
-                "a `#[durable_step]` argument is stored in the step value and cannot be `impl Trait`; \
-                 name the type",
+                format!(
+                    "a `#[{attribute}]` argument is stored in {stored_in} and cannot be \
+                     `impl Trait`; name the type"
+                ),
             );
         }
         let ident = match &*typed.pat {
@@ -176,10 +212,7 @@ fn validate(func: ItemFn, errors: &mut Errors) -> Option<StepFn> {
 }
 
 fn generate(step: &StepFn, options: &StepOptions) -> TokenStream {
-    let krate = options
-        .krate
-        .as_ref()
-        .map_or_else(|| quote!(::durable_core), |path| quote!(#path));
+    let krate = paths::runtime(options.krate.as_ref());
     let ItemFn {
         attrs,
         vis,
@@ -226,11 +259,32 @@ fn generate(step: &StepFn, options: &StepOptions) -> TokenStream {
          no checkpoint, no retry.",
         name.value()
     );
+    let serdes = match &options.serdes {
+        Some(expr) => quote_spanned! {expr.span()=>
+            type Serdes = ::std::boxed::Box<dyn #krate::Serdes<#ok>>;
+
+            fn serdes(&self) -> Self::Serdes {
+                ::std::boxed::Box::new(#expr)
+            }
+        },
+        None => quote! {
+            type Serdes = #krate::JsonSerdes;
+
+            fn serdes(&self) -> Self::Serdes {
+                #krate::JsonSerdes
+            }
+        },
+    };
     let ctor_args = step
         .args
         .iter()
         .map(|Arg { ident, ty }| quote!(#ident: #ty));
 
+    // Resolved at the macro's site, so an argument named `step` cannot
+    // shadow it.
+    let context = Ident::new("step", Span::mixed_site());
+    // The constructor and the step value's type are the user's items; the
+    // impls go in an anonymous const block so that nothing else is named.
     quote! {
         #(#attrs)*
         #[inline]
@@ -247,38 +301,35 @@ fn generate(step: &StepFn, options: &StepOptions) -> TokenStream {
         }
 
         #(#cfgs)*
-        impl #ident {
-            #[doc = #call_doc]
-            #[allow(clippy::too_many_arguments)]
-            #vis async fn call(#inputs) #output_ty #block
-        }
-
-        #(#cfgs)*
-        impl #krate::StepBody for #ident {
-            type Output = #ok;
-            type Error = #err;
-            type Serdes = #krate::JsonSerdes;
-
-            fn serdes(&self) -> #krate::JsonSerdes {
-                #krate::JsonSerdes
+        const _: () = {
+            impl #ident {
+                #[doc = #call_doc]
+                #[allow(clippy::too_many_arguments)]
+                #vis async fn call(#inputs) #output_ty #block
             }
 
-            fn run(
-                self,
-                step: #krate::StepContext,
-            ) -> impl ::core::future::Future<Output = ::core::result::Result<#ok, #err>>
-                   + ::core::marker::Send {
-                let Self { #(#names),* } = self;
-                Self::call(step, #(#names),*)
-            }
+            impl #krate::StepBody for #ident {
+                type Output = #ok;
+                type Error = #err;
+                #serdes
 
-            fn defaults(&self) -> #krate::StepDefaults {
-                #krate::StepDefaults {
-                    name: ::core::option::Option::Some(::std::string::String::from(#name)),
-                    retry: #retry,
-                    semantics: #semantics,
+                fn run(
+                    self,
+                    #context: #krate::StepContext,
+                ) -> impl ::core::future::Future<Output = ::core::result::Result<#ok, #err>>
+                       + ::core::marker::Send {
+                    let Self { #(#names),* } = self;
+                    Self::call(#context, #(#names),*)
+                }
+
+                fn defaults(&self) -> #krate::StepDefaults {
+                    #krate::StepDefaults {
+                        name: ::core::option::Option::Some(::std::string::String::from(#name)),
+                        retry: #retry,
+                        semantics: #semantics,
+                    }
                 }
             }
-        }
+        };
     }
 }

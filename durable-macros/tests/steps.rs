@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use durable_core::wire::ExecutionStatus;
 use durable_core::{DurableContext, DurableError, RetryPolicy, StepContext, StepError};
 use durable_local::LocalRunner;
-use durable_macros::{durable_execution, durable_step};
+use durable_macros::{durable_child, durable_execution, durable_step};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize)]
@@ -157,4 +157,95 @@ async fn a_step_body_is_callable_as_a_plain_async_function() {
         Some("o-3")
     );
     assert!(execution.operation("validate_twice").is_some());
+}
+
+/// Checkpoints its number as `n=<number>` instead of JSON.
+#[durable_step(serdes = durable_core::FnSerdes::new(
+    |value: &u32| Ok(format!("n={value}")),
+    |payload: Option<&str>| payload
+        .and_then(|text| text.strip_prefix("n="))
+        .and_then(|number| number.parse().ok())
+        .ok_or_else(|| format!("not an encoded number: {payload:?}")),
+))]
+async fn encoded(_step: StepContext, value: u32) -> Result<u32, StepError> {
+    Ok(value)
+}
+
+#[tokio::test]
+async fn a_custom_serdes_writes_the_checkpoint_and_reads_it_back_on_replay() {
+    #[durable_execution]
+    async fn handler(_event: (), ctx: DurableContext) -> Result<u32, DurableError> {
+        let value = ctx.step(encoded(41)).await?;
+        // The wait ends the invocation: the next one replays `encoded` from
+        // its checkpoint, through the custom serdes.
+        ctx.wait(std::time::Duration::from_secs(5)).await;
+        Ok(value + 1)
+    }
+    let execution = LocalRunner::new(handler).run(()).await.unwrap();
+    assert_eq!(execution.status(), ExecutionStatus::Succeeded);
+    assert_eq!(execution.invocations(), 2);
+    assert_eq!(execution.result::<u32>().unwrap(), Some(42));
+    assert_eq!(
+        execution.operation("encoded").unwrap().result_payload(),
+        Some("n=41")
+    );
+}
+
+/// Ships an order: two steps in a child context of their own.
+#[durable_child]
+async fn shipping(ctx: DurableContext, order_id: String) -> Result<String, DurableError> {
+    let label = ctx
+        .step(|_: StepContext| async move { Ok::<_, StepError>(format!("{order_id}/label")) })
+        .name("print_label")
+        .await?;
+    Ok(ctx.step(validate_order(label, 1)).await?)
+}
+
+#[tokio::test]
+async fn a_child_function_runs_as_a_named_child_context() {
+    #[durable_execution]
+    async fn handler(event: String, ctx: DurableContext) -> Result<Vec<String>, DurableError> {
+        let first = shipping(&ctx, event.clone()).await?;
+        let second = shipping(&ctx, event.clone()).name("shipping-again").await?;
+        // The plain body runs its operations in `ctx` itself.
+        let inline = shipping::call(ctx.clone(), event).await?;
+        Ok(vec![first, second, inline])
+    }
+    let execution = LocalRunner::new(handler).run("o-9").await.unwrap();
+    assert_eq!(execution.status(), ExecutionStatus::Succeeded);
+    assert_eq!(
+        execution.result::<Vec<String>>().unwrap().unwrap(),
+        ["o-9/label", "o-9/label", "o-9/label"]
+    );
+    let child = execution.operation("shipping").unwrap();
+    assert_eq!(child.sub_type(), Some(durable_core::CHILD_SUBTYPE));
+    let children: Vec<_> = execution
+        .children(Some(child.id()))
+        .iter()
+        .filter_map(|op| op.name().map(str::to_owned))
+        .collect();
+    assert_eq!(children, ["print_label", "validate_order"]);
+    assert!(execution.operation("shipping-again").is_some());
+    let top_level: Vec<_> = execution
+        .children(None)
+        .iter()
+        .filter_map(|op| op.name().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        top_level,
+        [
+            "shipping",
+            "shipping-again",
+            "print_label",
+            "validate_order"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_step_body_is_unit_testable_with_a_test_context() {
+    let checked = validate_order::call(StepContext::for_test(1), "o-4".into(), 2).await;
+    assert_eq!(checked.unwrap(), "o-4");
+    let second_try = reserve_stock::call(StepContext::for_test(2), "o-4".into()).await;
+    assert_eq!(second_try.unwrap(), ("o-4".to_owned(), 2));
 }

@@ -9,7 +9,7 @@
 //! The local engine's clock is virtual: the wait and the retry back-off pass
 //! at once, and the timeline still shows the time they took.
 
-use durable_core::prelude::*;
+use durable_lambda::prelude::*;
 use durable_local::LocalRunner;
 use serde::{Deserialize, Serialize};
 

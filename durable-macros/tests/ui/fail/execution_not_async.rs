@@ -6,4 +6,7 @@ fn handler(_event: (), _ctx: DurableContext) -> Result<(), DurableError> {
     Ok(())
 }
 
+#[durable_execution]
+struct NotAFunction;
+
 fn main() {}

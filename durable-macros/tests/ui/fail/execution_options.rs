@@ -6,4 +6,9 @@ async fn handler(_event: (), _ctx: DurableContext) -> Result<(), DurableError> {
     Ok(())
 }
 
+#[durable_execution(crate = "durable core")]
+async fn not_a_path(_event: (), _ctx: DurableContext) -> Result<(), DurableError> {
+    Ok(())
+}
+
 fn main() {}

@@ -21,4 +21,9 @@ async fn retry_not_a_strategy(_step: StepContext) -> Result<(), StepError> {
     Ok(())
 }
 
+#[durable_step("validate")]
+async fn malformed(_step: StepContext) -> Result<(), StepError> {
+    Ok(())
+}
+
 fn main() {}

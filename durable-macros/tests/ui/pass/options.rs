@@ -31,3 +31,12 @@ async fn handler(_event: (), ctx: DurableContext) -> Result<String, DurableError
 fn main() {
     let _ = durable_local::LocalRunner::new(handler);
 }
+
+// Arguments named like the generated code's own bindings do not clash with
+// them.
+#[durable_step]
+async fn shadowing(_context: StepContext, step: u32, this: String) -> Result<String, StepError> {
+    Ok(format!("{this}{step}"))
+}
+
+const _: fn() -> shadowing = || shadowing(1, String::new());
