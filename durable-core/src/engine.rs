@@ -127,6 +127,16 @@ impl ExecutionCore {
         lock(&self.halt).clone()
     }
 
+    /// Whether some line of execution waits for the service.
+    pub(crate) fn is_suspended(&self) -> bool {
+        self.suspended.load(Ordering::Acquire)
+    }
+
+    /// How many pieces of work (step bodies, awaited checkpoints) are running.
+    pub(crate) fn running_work(&self) -> usize {
+        self.active.load(Ordering::Acquire)
+    }
+
     /// This line of execution waits for the service.
     pub(crate) fn suspend(&self) {
         self.suspended.store(true, Ordering::Release);
@@ -205,7 +215,12 @@ impl ExecutionCore {
         }
         let mut ops = lock(&self.ops);
         for op in operations {
-            ops.insert(op.id.clone(), op);
+            match ops.get_mut(&op.id) {
+                Some(slot) => *slot = op,
+                None => {
+                    ops.insert(op.id.clone(), op);
+                }
+            }
         }
     }
 }

@@ -48,9 +48,53 @@ where
 }
 
 /// Options of one invocation.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
-pub struct InvocationConfig {}
+pub struct InvocationConfig {
+    deadline_ms: Option<i64>,
+    deadline_margin: std::time::Duration,
+}
+
+impl Default for InvocationConfig {
+    fn default() -> Self {
+        Self {
+            deadline_ms: None,
+            deadline_margin: std::time::Duration::from_secs(2),
+        }
+    }
+}
+
+impl InvocationConfig {
+    /// The invocation must end by this time (epoch milliseconds; Lambda's
+    /// `Context::deadline`). Shortly before it (see
+    /// [`deadline_margin`](Self::deadline_margin)), if some operation waits on
+    /// the service, the invocation stops taking new work and returns PENDING,
+    /// so the service resumes it in a fresh invocation instead of seeing it
+    /// time out; work still running then is logged as a warning and, being
+    /// unrecorded, runs again on resumption.
+    #[must_use]
+    pub fn deadline(mut self, epoch_ms: i64) -> Self {
+        self.deadline_ms = Some(epoch_ms);
+        self
+    }
+
+    /// How long before the deadline to stop (2 s by default).
+    #[must_use]
+    pub fn deadline_margin(mut self, margin: std::time::Duration) -> Self {
+        self.deadline_margin = margin;
+        self
+    }
+
+    /// How long from now until the invocation should stop, if it has a deadline.
+    fn time_left(&self) -> Option<std::time::Duration> {
+        let deadline = self.deadline_ms?;
+        let margin = i64::try_from(self.deadline_margin.as_millis()).unwrap_or(i64::MAX);
+        let left = deadline.saturating_sub(margin).saturating_sub(now_ms());
+        Some(std::time::Duration::from_millis(
+            u64::try_from(left).unwrap_or(0),
+        ))
+    }
+}
 
 impl InvocationInput {
     /// Parses an invocation event.
@@ -156,7 +200,7 @@ pub async fn run_invocation<E, T, H>(
     handler: &H,
     input: InvocationInput,
     backend: Arc<dyn Backend>,
-    _config: &InvocationConfig,
+    config: &InvocationConfig,
 ) -> Result<InvocationOutput, InvocationError>
 where
     H: DurableHandler<E, T>,
@@ -220,10 +264,12 @@ where
         let finished = {
             let run = handler.call(event, root);
             let mut run = std::pin::pin!(run);
+            let near_deadline = near_deadline(&core, config.time_left());
             tokio::select! {
                 biased;
                 outcome = &mut run => Some(outcome),
                 () = core.stopped() => None,
+                () = near_deadline => None,
             }
         };
         let output = finish(&core, finished).await;
@@ -232,6 +278,35 @@ where
     };
     let (output, ()) = futures::future::join(driver, writer).await;
     output
+}
+
+/// Resolves shortly before the deadline once some operation waits on the
+/// service (so that PENDING is an answer the service accepts); never
+/// resolves without a deadline or while nothing waits.
+async fn near_deadline(core: &ExecutionCore, time_left: Option<std::time::Duration>) {
+    let Some(time_left) = time_left else {
+        return std::future::pending().await;
+    };
+    tokio::time::sleep(time_left).await;
+    let running = core.running_work();
+    if core.is_suspended() {
+        if running > 0 {
+            tracing::warn!(
+                target: "durable",
+                running,
+                "the invocation is near its deadline: returning PENDING with {running} operation(s) still running; \
+                 they did not record a result and will run again when the execution resumes"
+            );
+        }
+        return;
+    }
+    tracing::warn!(
+        target: "durable",
+        running,
+        "the invocation is near its deadline with {running} operation(s) still running and nothing waiting \
+         on the service; it cannot suspend, so Lambda's timeout will end it and the service will retry"
+    );
+    std::future::pending().await
 }
 
 async fn finish<T: Serialize>(

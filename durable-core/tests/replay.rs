@@ -577,3 +577,61 @@ async fn invocations_of_capturing_handlers_can_be_spawned() {
     .unwrap();
     assert_eq!(out.result.as_deref(), Some("\"Hello, Ada\""));
 }
+
+#[tokio::test]
+async fn near_the_deadline_a_suspended_execution_returns_pending_without_waiting_for_running_steps()
+{
+    let fake = Arc::new(Fake::default());
+    let handler = |_: serde_json::Value, ctx: DurableContext| async move {
+        let slow = ctx.step(|_| async {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            Ok::<_, StepError>(1)
+        });
+        let timer = ctx.wait(Duration::from_secs(60));
+        let (a, ()) = futures::join!(slow.into_future(), timer.into_future());
+        Ok::<_, DurableError>(a?)
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let config = InvocationConfig::default()
+        .deadline(i64::try_from(now).unwrap() + 300)
+        .deadline_margin(Duration::from_millis(100));
+    let backend: Arc<dyn Backend> = fake.clone();
+    let started = std::time::Instant::now();
+    let out = run_invocation(&handler, fake.envelope("null"), backend, &config)
+        .await
+        .unwrap();
+    assert_eq!(out, InvocationOutput::pending());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "it waited for the running step"
+    );
+}
+
+#[tokio::test]
+async fn near_the_deadline_an_execution_with_nothing_pending_keeps_running() {
+    let fake = Arc::new(Fake::default());
+    let handler = |_: serde_json::Value, ctx: DurableContext| async move {
+        let v = ctx
+            .step(|_| async {
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                Ok::<_, StepError>(7)
+            })
+            .await?;
+        Ok::<_, DurableError>(v)
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let config = InvocationConfig::default()
+        .deadline(i64::try_from(now).unwrap() + 150)
+        .deadline_margin(Duration::from_millis(100));
+    let backend: Arc<dyn Backend> = fake.clone();
+    let out = run_invocation(&handler, fake.envelope("null"), backend, &config)
+        .await
+        .unwrap();
+    assert_eq!(out.result.as_deref(), Some("7"));
+}

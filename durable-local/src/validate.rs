@@ -4,7 +4,7 @@
 //! the earlier updates of the same batch; the first problem rejects the batch
 //! with an `InvalidParameterValueException` message naming the operation.
 
-use std::collections::HashMap;
+use crate::fxhash::FxHashMap;
 
 use durable_core::wire::{OperationAction, OperationStatus, OperationType, OperationUpdate};
 
@@ -86,7 +86,7 @@ const SMALL_BATCH: usize = 8;
 )]
 enum SeenIndex<'u> {
     Small([Option<(&'u str, Seen<'u>)>; SMALL_BATCH]),
-    Large(HashMap<&'u str, Seen<'u>>),
+    Large(FxHashMap<&'u str, Seen<'u>>),
 }
 
 impl<'u> SeenIndex<'u> {
@@ -94,7 +94,7 @@ impl<'u> SeenIndex<'u> {
         if len <= SMALL_BATCH {
             Self::Small([None; SMALL_BATCH])
         } else {
-            Self::Large(HashMap::with_capacity(len))
+            Self::Large(FxHashMap::with_capacity_and_hasher(len, Default::default()))
         }
     }
 
