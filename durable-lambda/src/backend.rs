@@ -47,15 +47,47 @@ impl LambdaBackend {
 
 /// Classifies an SDK failure by PROTOCOL §4.5: the service's exception name
 /// and HTTP status when it answered, a transport error otherwise.
+///
+/// The exception name and message are read from the SDK's error metadata
+/// and, when the SDK could not place them (an error shape this SDK version
+/// does not model, or a service that spells the fields differently, as
+/// `dex-local-runner` does with `{"Type": …, "message": …}`), from the
+/// `X-Amzn-ErrorType` header and the JSON body.
 pub(crate) fn backend_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     error: SdkError<E>,
 ) -> BackendError {
     match &error {
         SdkError::ServiceError(service) => {
-            let status = service.raw().status().as_u16();
-            let code = service.err().code().unwrap_or("UnknownError").to_owned();
-            let message = service.err().message().unwrap_or_default().to_owned();
-            BackendError::service(code, status, message)
+            let raw = service.raw();
+            let status = raw.status().as_u16();
+            let body = raw
+                .body()
+                .bytes()
+                .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(bytes).ok());
+            let field = |names: &[&str]| {
+                body.as_ref().and_then(|body| {
+                    names.iter().find_map(|name| {
+                        body.get(*name)
+                            .and_then(serde_json::Value::as_str)
+                            .filter(|v| !v.is_empty())
+                            .map(str::to_owned)
+                    })
+                })
+            };
+            let code = service
+                .err()
+                .code()
+                .map(str::to_owned)
+                .or_else(|| raw.headers().get("x-amzn-errortype").map(str::to_owned))
+                .or_else(|| field(&["__type", "code", "Code", "Type"]))
+                .map_or_else(|| "UnknownError".to_owned(), |c| error_name(&c).to_owned());
+            let message = service
+                .err()
+                .message()
+                .map(str::to_owned)
+                .or_else(|| field(&["message", "Message", "errorMessage", "ErrorMessage"]))
+                .unwrap_or_default();
+            BackendError::service(code.clone(), status, canonical_message(&code, message))
         }
         SdkError::ConstructionFailure(_) => BackendError::service(
             "InvalidRequest",
@@ -63,6 +95,28 @@ pub(crate) fn backend_error<E: ProvideErrorMetadata + std::error::Error + 'stati
             DisplayErrorContext(&error).to_string(),
         ),
         _ => BackendError::transport(DisplayErrorContext(&error).to_string()),
+    }
+}
+
+/// The exception name in an AWS error code, which may carry a namespace
+/// (`aws.lambda#Name`) or a suffix (`Name:http://…`).
+fn error_name(code: &str) -> &str {
+    let code = code.split(':').next().unwrap_or(code);
+    code.rsplit('#').next().unwrap_or(code).trim()
+}
+
+/// Spells a stale-token message the way PROTOCOL §4.5 recognises it
+/// (`Invalid Checkpoint Token`): `dex-local-runner` says `Invalid checkpoint
+/// token`, and a stale token must stay retryable whatever its case.
+fn canonical_message(code: &str, message: String) -> String {
+    const PREFIX: &str = durable_core::INVALID_CHECKPOINT_TOKEN;
+    let matches = code == durable_core::INVALID_PARAMETER_VALUE
+        && message
+            .get(..PREFIX.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(PREFIX));
+    match message.get(PREFIX.len()..) {
+        Some(rest) if matches && !message.starts_with(PREFIX) => format!("{PREFIX}{rest}"),
+        _ => message,
     }
 }
 
@@ -242,6 +296,104 @@ mod tests {
     use durable_core::wire::{
         CallbackOptions, ChainedInvokeOptions, OperationAction, StepOptions, WaitOptions,
     };
+
+    /// A service error as the SDK hands it over when it could not read the
+    /// error's code (no `__type`/`code`, no `X-Amzn-ErrorType`).
+    fn service_error(
+        status: u16,
+        header: Option<&str>,
+        body: &str,
+    ) -> SdkError<
+        aws_sdk_lambda::operation::checkpoint_durable_execution::CheckpointDurableExecutionError,
+    > {
+        use aws_sdk_lambda::config::http::HttpResponse;
+        use aws_sdk_lambda::operation::checkpoint_durable_execution::CheckpointDurableExecutionError;
+        let mut raw = HttpResponse::new(
+            status.try_into().unwrap(),
+            aws_smithy_types::body::SdkBody::from(body),
+        );
+        if let Some(code) = header {
+            raw.headers_mut()
+                .insert("x-amzn-errortype", code.to_owned());
+        }
+        SdkError::service_error(
+            CheckpointDurableExecutionError::generic(
+                aws_sdk_lambda::error::ErrorMetadata::builder().build(),
+            ),
+            raw,
+        )
+    }
+
+    #[test]
+    fn dex_error_bodies_are_read_and_classified() {
+        // dex-local-runner's stale token: `Type`, lower-case `message`, own case.
+        let stale = backend_error(service_error(
+            400,
+            None,
+            r#"{"Type":"InvalidParameterValueException","message":"Invalid checkpoint token"}"#,
+        ));
+        assert_eq!(stale.code(), "InvalidParameterValueException");
+        assert_eq!(stale.message(), "Invalid Checkpoint Token");
+        assert!(stale.is_retryable());
+
+        let missing = backend_error(service_error(
+            404,
+            None,
+            r#"{"Type":"ResourceNotFoundException","Message":"Durable Execution does not exist"}"#,
+        ));
+        assert_eq!(missing.code(), "ResourceNotFoundException");
+        assert_eq!(missing.message(), "Durable Execution does not exist");
+        assert!(!missing.is_retryable());
+
+        let other_400 = backend_error(service_error(
+            400,
+            None,
+            r#"{"Type":"InvalidParameterValueException","message":"Invalid update"}"#,
+        ));
+        assert!(!other_400.is_retryable());
+
+        let throttled = backend_error(service_error(
+            429,
+            Some("TooManyRequestsException:http://internal.amazon.com/"),
+            "{}",
+        ));
+        assert_eq!(throttled.code(), "TooManyRequestsException");
+        assert!(throttled.is_retryable());
+
+        let kms = backend_error(service_error(
+            502,
+            None,
+            r#"{"__type":"aws.lambda#KMSAccessDeniedException","Message":"denied"}"#,
+        ));
+        assert_eq!(kms.code(), "KMSAccessDeniedException");
+        assert!(!kms.is_retryable());
+
+        let server = backend_error(service_error(500, None, "not json"));
+        assert_eq!(server.code(), "UnknownError");
+        assert!(server.is_retryable());
+    }
+
+    #[test]
+    fn messages_keep_their_text() {
+        assert_eq!(
+            canonical_message(
+                "InvalidParameterValueException",
+                "invalid checkpoint token: stale".into()
+            ),
+            "Invalid Checkpoint Token: stale"
+        );
+        assert_eq!(
+            canonical_message(
+                "ResourceNotFoundException",
+                "invalid checkpoint token".into()
+            ),
+            "invalid checkpoint token"
+        );
+        assert_eq!(
+            canonical_message("InvalidParameterValueException", "Invalid é".into()),
+            "Invalid é"
+        );
+    }
 
     #[test]
     fn updates_convert_with_every_option() {

@@ -10,15 +10,28 @@ use std::task::{Context, Poll};
 
 use durable_core::wire::{InvocationInput, InvocationOutput};
 use durable_core::{Backend, DurableHandler, InvocationConfig, InvocationError, run_invocation};
-use lambda_runtime::LambdaEvent;
+use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::backend::LambdaBackend;
 
-/// The error a failed invocation reports to Lambda, which records it and
-/// invokes the function again.
+/// The error [`run`] returns when the runtime cannot start or reach the
+/// Lambda Runtime API.
 pub type Error = lambda_runtime::Error;
+
+/// The error type of an envelope that is not a durable execution invocation.
+const INVALID_ENVELOPE: &str = durable_core::kinds::INVALID_ENVELOPE;
+
+/// What a failed invocation reports to Lambda (`errorType`, `errorMessage`),
+/// which records it and invokes the function again: the engine's error type
+/// (`InvalidEnvelope`, `CheckpointError`...) and message.
+fn diagnostic(error: &InvocationError) -> Diagnostic {
+    Diagnostic {
+        error_type: error.error_type().to_owned(),
+        error_message: error.message().to_owned(),
+    }
+}
 
 /// A `tower::Service` that runs one invocation of a durable handler per
 /// Lambda event: it parses the envelope, replays the handler against the
@@ -65,7 +78,8 @@ where
         }
     }
 
-    /// Options for every invocation.
+    /// Options for every invocation. Each invocation's deadline is Lambda's
+    /// (`Context::deadline`); set the margin before it here.
     #[must_use]
     pub fn with_config(mut self, config: InvocationConfig) -> Self {
         self.config = config;
@@ -74,9 +88,33 @@ where
 }
 
 /// Turns an invocation event into the envelope, with a clear message when
-/// the event is not a durable execution envelope.
-pub fn parse_event(payload: serde_json::Value) -> Result<InvocationInput, InvocationError> {
-    InvocationInput::from_value(payload)
+/// the event is not a durable execution envelope (a plain event: durable
+/// execution is not enabled on the function, or the function was invoked
+/// directly).
+///
+/// # Errors
+/// `InvalidEnvelope` when the event is not a JSON object, has no
+/// `DurableExecutionArn` or `CheckpointToken`, or does not have the
+/// envelope's shape.
+pub fn parse_event(payload: serde_json::Value) -> Result<InvocationInput, Diagnostic> {
+    let not_durable = |what: &str| Diagnostic {
+        error_type: INVALID_ENVELOPE.to_owned(),
+        error_message: format!(
+            "unexpected payload: {what}, so it is not a durable execution invocation; \
+             confirm that durable execution is enabled for this function \
+             (DurableConfig) and that it is invoked through the service"
+        ),
+    };
+    let Some(object) = payload.as_object() else {
+        return Err(not_durable("the event is not a JSON object"));
+    };
+    for field in ["DurableExecutionArn", "CheckpointToken"] {
+        let value = object.get(field).and_then(serde_json::Value::as_str);
+        if value.is_none_or(str::is_empty) {
+            return Err(not_durable(&format!("the event has no {field}")));
+        }
+    }
+    InvocationInput::from_value(payload).map_err(|e| diagnostic(&e))
 }
 
 impl<H, E, T> tower::Service<LambdaEvent<serde_json::Value>> for DurableService<H, E, T>
@@ -86,8 +124,8 @@ where
     T: Serialize + Send + 'static,
 {
     type Response = InvocationOutput;
-    type Error = Error;
-    type Future = Pin<Box<dyn Future<Output = Result<InvocationOutput, Error>> + Send>>;
+    type Error = Diagnostic;
+    type Future = Pin<Box<dyn Future<Output = Result<InvocationOutput, Diagnostic>> + Send>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Poll::Ready(Ok(()))
@@ -97,14 +135,15 @@ where
         let service = self.clone();
         Box::pin(async move {
             let input = parse_event(event.payload)?;
-            let output = run_invocation(
-                &*service.handler,
-                input,
-                service.backend.clone(),
-                &service.config,
-            )
-            .await?;
-            Ok(output)
+            // Lambda's deadline for this invocation (0: none given, as in
+            // a hand-made `Context`).
+            let config = match i64::try_from(event.context.deadline) {
+                Ok(deadline) if deadline > 0 => service.config.clone().deadline(deadline),
+                _ => service.config.clone(),
+            };
+            run_invocation(&*service.handler, input, service.backend.clone(), &config)
+                .await
+                .map_err(|e| diagnostic(&e))
         })
     }
 }
@@ -136,4 +175,140 @@ where
 {
     let backend: Arc<dyn Backend> = Arc::new(LambdaBackend::from_env().await);
     lambda_runtime::run(DurableService::new(handler, backend)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use durable_core::wire::{
+        CheckpointResponse, ExecutionState, InvocationStatus, OperationUpdate,
+    };
+    use durable_core::{BackendError, BoxFuture, DurableContext, DurableError};
+    use serde_json::json;
+    use tower::Service;
+
+    /// Accepts every checkpoint.
+    struct AcceptAll;
+
+    impl Backend for AcceptAll {
+        fn checkpoint<'a>(
+            &'a self,
+            _arn: &'a str,
+            _token: &'a str,
+            _updates: Vec<OperationUpdate>,
+        ) -> BoxFuture<'a, Result<CheckpointResponse, BackendError>> {
+            Box::pin(async {
+                Ok(CheckpointResponse {
+                    checkpoint_token: Some("next".into()),
+                    new_execution_state: None,
+                })
+            })
+        }
+
+        fn get_state<'a>(
+            &'a self,
+            _arn: &'a str,
+            _token: &'a str,
+            _marker: &'a str,
+        ) -> BoxFuture<'a, Result<ExecutionState, BackendError>> {
+            Box::pin(async { Ok(ExecutionState::default()) })
+        }
+    }
+
+    /// The envelope dex-local-runner sends: an ARN that is not ARN-shaped,
+    /// epoch-millisecond timestamps, `NextMarker: ""`.
+    fn dex_envelope() -> serde_json::Value {
+        json!({
+            "CheckpointToken": "eyJhcm4iOiJ4In0=",
+            "DurableExecutionArn": "6f1c/0d3e",
+            "InitialExecutionState": {
+                "NextMarker": "",
+                "Operations": [{
+                    "ExecutionDetails": {"InputPayload": "{\"order\": 7}"},
+                    "Id": "0d3e",
+                    "Name": "echo-1",
+                    "StartTimestamp": 1_795_821_367_772_i64,
+                    "Status": "STARTED",
+                    "Type": "EXECUTION"
+                }]
+            },
+            "UpdatedOperationIds": []
+        })
+    }
+
+    async fn order(event: serde_json::Value, _ctx: DurableContext) -> Result<i64, DurableError> {
+        Ok(event["order"].as_i64().unwrap_or_default() * 6)
+    }
+
+    /// Waits on the service (a one-minute wait) while a step runs for 30 s.
+    async fn slow(_event: serde_json::Value, ctx: DurableContext) -> Result<i64, DurableError> {
+        let wait = ctx.wait(std::time::Duration::from_secs(60));
+        let step = ctx.step(|_: durable_core::StepContext| async {
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            Ok::<_, durable_core::StepError>(1)
+        });
+        let ((), value) = tokio::join!(wait, step);
+        Ok(value?)
+    }
+
+    #[tokio::test]
+    async fn a_handler_running_past_a_short_deadline_returns_pending() {
+        let mut service = DurableService::new(slow, Arc::new(AcceptAll));
+        let mut context = lambda_runtime::Context::default();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        // 2.5 s left; the default margin is 2 s.
+        context.deadline = u64::try_from(now.as_millis()).unwrap() + 2_500;
+        let started = std::time::Instant::now();
+        let output = service
+            .call(LambdaEvent::new(dex_envelope(), context))
+            .await
+            .unwrap();
+        assert_eq!(output.status, InvocationStatus::Pending);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn plain_events_say_durable_execution_is_not_enabled() {
+        for event in [json!({"hello": "world"}), json!("a string"), json!(null)] {
+            let error = parse_event(event).unwrap_err();
+            assert_eq!(error.error_type, "InvalidEnvelope");
+            assert!(
+                error
+                    .error_message
+                    .contains("confirm that durable execution is enabled"),
+                "{}",
+                error.error_message
+            );
+        }
+        let no_token = parse_event(json!({"DurableExecutionArn": "a/b"})).unwrap_err();
+        assert!(no_token.error_message.contains("no CheckpointToken"));
+    }
+
+    #[test]
+    fn the_dex_envelope_parses() {
+        let input = parse_event(dex_envelope()).unwrap();
+        assert_eq!(input.durable_execution_arn.as_deref(), Some("6f1c/0d3e"));
+        assert_eq!(input.initial_execution_state.next_page(), None);
+        let op = &input.initial_execution_state.operations[0];
+        assert_eq!(op.start_timestamp, Some(1_795_821_367_772));
+    }
+
+    #[tokio::test]
+    async fn the_service_answers_an_invocation_and_reports_errors_by_type() {
+        let mut service = DurableService::new(order, Arc::new(AcceptAll));
+        let event = LambdaEvent::new(dex_envelope(), lambda_runtime::Context::default());
+        let output = service.call(event).await.unwrap();
+        assert_eq!(output.status, InvocationStatus::Succeeded);
+        assert_eq!(output.result.as_deref(), Some("42"));
+
+        let plain = LambdaEvent::new(json!({"order": 7}), lambda_runtime::Context::default());
+        let error = service.call(plain).await.unwrap_err();
+        assert_eq!(error.error_type, "InvalidEnvelope");
+    }
 }
