@@ -92,7 +92,13 @@ impl BackendError {
         if self.status == Some(429) || self.code == "TooManyRequestsException" {
             return true;
         }
-        if self.message.starts_with(INVALID_CHECKPOINT_TOKEN) {
+        // The service and AWS's emulator spell this message in different
+        // cases (`Invalid checkpoint token` in dex-local-runner).
+        if self
+            .message
+            .get(..INVALID_CHECKPOINT_TOKEN.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(INVALID_CHECKPOINT_TOKEN))
+        {
             return true;
         }
         !matches!(self.status, Some(400..=499))
@@ -122,6 +128,9 @@ mod tests {
             "Invalid Checkpoint Token: expired",
         );
         assert!(stale.is_retryable());
+        let emulator =
+            BackendError::service(INVALID_PARAMETER_VALUE, 400, "Invalid checkpoint token");
+        assert!(emulator.is_retryable());
         let bad =
             BackendError::service(INVALID_PARAMETER_VALUE, 400, "Inconsistent operation type");
         assert!(!bad.is_retryable());

@@ -14,9 +14,7 @@ use crate::engine::Halted;
 use crate::error::{DurableError, ErrorCodec, StepError, kinds};
 use crate::retry::{RetryStrategy, whole_seconds};
 use crate::serdes::{JsonSerdes, Serdes, SerdesContext, SharedSerdes};
-use crate::wire::{
-    CallbackOptions, ErrorObject, OperationAction, OperationStatus, OperationType, OperationUpdate,
-};
+use crate::wire::{CallbackOptions, ErrorObject, OperationAction, OperationStatus, OperationType};
 
 /// The SubType of callbacks.
 pub const CALLBACK_SUBTYPE: &str = "Callback";
@@ -241,14 +239,13 @@ impl<T, S> CreateCallback<T, S> {
             Some(id) => id,
             None => {
                 self.ctx.mark_new();
-                let mut update = OperationUpdate::new(
-                    self.slot.id.clone(),
+                let mut update = self.ctx.update(
+                    &self.slot,
                     OperationType::Callback,
+                    CALLBACK_SUBTYPE,
+                    self.name.as_deref(),
                     OperationAction::Start,
                 );
-                update.parent_id = self.ctx.parent_id().map(str::to_owned);
-                update.name.clone_from(&self.name);
-                update.sub_type = Some(CALLBACK_SUBTYPE.to_owned());
                 update.callback_options = Some(CallbackOptions {
                     timeout_seconds: self.timeout.map_or(0, whole_seconds),
                     heartbeat_timeout_seconds: self.heartbeat_timeout.map_or(0, whole_seconds),

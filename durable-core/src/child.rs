@@ -136,11 +136,13 @@ enum Seen {
 
 impl<F, S> ChildContext<'_, F, S> {
     fn update(&self, action: OperationAction) -> OperationUpdate {
-        let mut update = OperationUpdate::new(self.slot.id.clone(), OperationType::Context, action);
-        update.parent_id = self.ctx.parent_id().map(str::to_owned);
-        update.name.clone_from(&self.name);
-        update.sub_type = Some(self.sub_type.to_owned());
-        update
+        self.ctx.update(
+            &self.slot,
+            OperationType::Context,
+            self.sub_type,
+            self.name.as_deref(),
+            action,
+        )
     }
 
     fn label(&self) -> String {

@@ -272,11 +272,13 @@ impl Meta {
     }
 
     fn update(&self, action: OperationAction) -> OperationUpdate {
-        let mut update = OperationUpdate::new(self.slot.id.clone(), OperationType::Context, action);
-        update.parent_id = self.ctx.parent_id().map(str::to_owned);
-        update.name.clone_from(&self.name);
-        update.sub_type = Some(COMBINATOR_SUBTYPE.to_owned());
-        update
+        self.ctx.update(
+            &self.slot,
+            OperationType::Context,
+            COMBINATOR_SUBTYPE,
+            self.name.as_deref(),
+            action,
+        )
     }
 
     fn broken(&self, why: &str) -> Halted {

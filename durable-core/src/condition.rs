@@ -358,11 +358,13 @@ impl<W, S> WaitForCondition<'_, (), (), W, S> {
     }
 
     fn plain_update(&self, action: OperationAction) -> OperationUpdate {
-        let mut update = OperationUpdate::new(self.slot.id.clone(), OperationType::Step, action);
-        update.parent_id = self.ctx.parent_id().map(str::to_owned);
-        update.name.clone_from(&self.name);
-        update.sub_type = Some(WAIT_FOR_CONDITION_SUBTYPE.to_owned());
-        update
+        self.ctx.update(
+            &self.slot,
+            OperationType::Step,
+            WAIT_FOR_CONDITION_SUBTYPE,
+            self.name.as_deref(),
+            action,
+        )
     }
 
     async fn attempt<St, F, Fut, E>(

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::engine::{ExecutionCore, Halted};
 use crate::error::kinds;
 use crate::id::operation_id;
-use crate::wire::{Operation, OperationType};
+use crate::wire::{Operation, OperationAction, OperationType, OperationUpdate};
 
 /// The handle a durable handler (or a child context body) uses to run
 /// durable operations: steps, waits, child contexts.
@@ -138,6 +138,23 @@ impl DurableContext {
             attempt: None,
             during_replay: false,
         }
+    }
+
+    /// An update for the operation at `slot`, with the fields every update of
+    /// it carries (id, parent, name, type, SubType).
+    pub(crate) fn update(
+        &self,
+        slot: &OpSlot,
+        op_type: OperationType,
+        sub_type: &str,
+        name: Option<&str>,
+        action: OperationAction,
+    ) -> OperationUpdate {
+        let mut update = OperationUpdate::new(slot.id.clone(), op_type, action);
+        update.parent_id = self.parent_id().map(str::to_owned);
+        update.name = name.map(str::to_owned);
+        update.sub_type = Some(sub_type.to_owned());
+        update
     }
 
     /// Reads the record at `slot` after checking it is the operation the code

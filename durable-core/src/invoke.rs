@@ -14,7 +14,6 @@ use crate::error::{DurableError, ErrorCodec, StepError, kinds};
 use crate::serdes::{JsonSerdes, Serdes, SerdesContext};
 use crate::wire::{
     ChainedInvokeOptions, ErrorObject, OperationAction, OperationStatus, OperationType,
-    OperationUpdate,
 };
 
 /// The SubType of chained invokes.
@@ -221,14 +220,13 @@ impl<O, S: Serdes<O>> Invoke<O, S> {
                     ),
                 )
             })?;
-            let mut update = OperationUpdate::new(
-                self.slot.id.clone(),
+            let mut update = self.ctx.update(
+                &self.slot,
                 OperationType::ChainedInvoke,
+                CHAINED_INVOKE_SUBTYPE,
+                self.name.as_deref(),
                 OperationAction::Start,
             );
-            update.parent_id = self.ctx.parent_id().map(str::to_owned);
-            update.name.clone_from(&self.name);
-            update.sub_type = Some(CHAINED_INVOKE_SUBTYPE.to_owned());
             update.payload = Some(input);
             update.chained_invoke_options = Some(ChainedInvokeOptions {
                 function_name: self.function_name.clone(),

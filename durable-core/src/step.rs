@@ -307,11 +307,13 @@ fn attempt_number(attempts_done: i32) -> u32 {
 
 impl<S> StepRun<S> {
     fn update(&self, action: OperationAction) -> OperationUpdate {
-        let mut update = OperationUpdate::new(self.slot.id.clone(), OperationType::Step, action);
-        update.parent_id = self.ctx.parent_id().map(str::to_owned);
-        update.name.clone_from(&self.name);
-        update.sub_type = Some(STEP_SUBTYPE.to_owned());
-        update
+        self.ctx.update(
+            &self.slot,
+            OperationType::Step,
+            STEP_SUBTYPE,
+            self.name.as_deref(),
+            action,
+        )
     }
 
     fn label(&self) -> String {

@@ -8,7 +8,7 @@ use crate::backend::BoxFuture;
 use crate::context::{DurableContext, OpSlot};
 use crate::engine::Halted;
 use crate::error::kinds;
-use crate::wire::{OperationAction, OperationStatus, OperationType, OperationUpdate, WaitOptions};
+use crate::wire::{OperationAction, OperationStatus, OperationType, WaitOptions};
 
 /// The SubType of waits.
 pub const WAIT_SUBTYPE: &str = "Wait";
@@ -86,14 +86,13 @@ impl Wait {
                 let seconds = self
                     .seconds()
                     .map_err(|why| core.fail(kinds::VALIDATION, why))?;
-                let mut update = OperationUpdate::new(
-                    self.slot.id.clone(),
+                let mut update = self.ctx.update(
+                    &self.slot,
                     OperationType::Wait,
+                    WAIT_SUBTYPE,
+                    self.name.as_deref(),
                     OperationAction::Start,
                 );
-                update.parent_id = self.ctx.parent_id().map(str::to_owned);
-                update.name.clone_from(&self.name);
-                update.sub_type = Some(WAIT_SUBTYPE.to_owned());
                 update.wait_options = Some(WaitOptions {
                     wait_seconds: seconds,
                 });

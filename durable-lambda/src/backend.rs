@@ -87,7 +87,7 @@ pub(crate) fn backend_error<E: ProvideErrorMetadata + std::error::Error + 'stati
                 .map(str::to_owned)
                 .or_else(|| field(&["message", "Message", "errorMessage", "ErrorMessage"]))
                 .unwrap_or_default();
-            BackendError::service(code.clone(), status, canonical_message(&code, message))
+            BackendError::service(code.clone(), status, message)
         }
         SdkError::ConstructionFailure(_) => BackendError::service(
             "InvalidRequest",
@@ -103,21 +103,6 @@ pub(crate) fn backend_error<E: ProvideErrorMetadata + std::error::Error + 'stati
 fn error_name(code: &str) -> &str {
     let code = code.split(':').next().unwrap_or(code);
     code.rsplit('#').next().unwrap_or(code).trim()
-}
-
-/// Spells a stale-token message the way PROTOCOL §4.5 recognises it
-/// (`Invalid Checkpoint Token`): `dex-local-runner` says `Invalid checkpoint
-/// token`, and a stale token must stay retryable whatever its case.
-fn canonical_message(code: &str, message: String) -> String {
-    const PREFIX: &str = durable_core::INVALID_CHECKPOINT_TOKEN;
-    let matches = code == durable_core::INVALID_PARAMETER_VALUE
-        && message
-            .get(..PREFIX.len())
-            .is_some_and(|head| head.eq_ignore_ascii_case(PREFIX));
-    match message.get(PREFIX.len()..) {
-        Some(rest) if matches && !message.starts_with(PREFIX) => format!("{PREFIX}{rest}"),
-        _ => message,
-    }
 }
 
 fn millis(time: &DateTime) -> Option<i64> {
@@ -333,7 +318,7 @@ mod tests {
             r#"{"Type":"InvalidParameterValueException","message":"Invalid checkpoint token"}"#,
         ));
         assert_eq!(stale.code(), "InvalidParameterValueException");
-        assert_eq!(stale.message(), "Invalid Checkpoint Token");
+        assert_eq!(stale.message(), "Invalid checkpoint token");
         assert!(stale.is_retryable());
 
         let missing = backend_error(service_error(
@@ -371,28 +356,6 @@ mod tests {
         let server = backend_error(service_error(500, None, "not json"));
         assert_eq!(server.code(), "UnknownError");
         assert!(server.is_retryable());
-    }
-
-    #[test]
-    fn messages_keep_their_text() {
-        assert_eq!(
-            canonical_message(
-                "InvalidParameterValueException",
-                "invalid checkpoint token: stale".into()
-            ),
-            "Invalid Checkpoint Token: stale"
-        );
-        assert_eq!(
-            canonical_message(
-                "ResourceNotFoundException",
-                "invalid checkpoint token".into()
-            ),
-            "invalid checkpoint token"
-        );
-        assert_eq!(
-            canonical_message("InvalidParameterValueException", "Invalid é".into()),
-            "Invalid é"
-        );
     }
 
     #[test]
