@@ -5,6 +5,12 @@
 //! `Name`, `SubType` and `ParentId` are immutable per operation, so they are
 //! read from the record when the event is turned into a wire
 //! [`Event`](durable_core::wire::Event) (only when someone reads the history).
+//!
+//! The records are serde types so that a durable store can persist them
+//! (the SQLite store keeps the body as JSON). Their JSON shape is part of
+//! that store's schema: renaming a variant or a field needs a schema version.
+
+use serde::{Deserialize, Serialize};
 
 use durable_core::wire::{
     CallbackStartedDetails, ChainedInvokeStartedDetails, EmptyDetails, ErrorDetails, ErrorObject,
@@ -21,7 +27,7 @@ pub const EXECUTED_VERSION: &str = "$LATEST";
 pub(crate) const NO_OPERATION: u32 = u32::MAX;
 
 /// One recorded event.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct EventRecord {
     /// Index of the operation in the execution, or [`NO_OPERATION`].
     pub(crate) op: u32,
@@ -31,7 +37,7 @@ pub(crate) struct EventRecord {
 }
 
 /// The event-specific part of an [`EventRecord`].
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) enum EventBody {
     /// The input is the execution's input.
     ExecutionStarted,
@@ -78,7 +84,7 @@ pub(crate) enum EventBody {
 }
 
 /// What `ChainedInvokeStarted` reports.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct InvokeStart {
     pub(crate) function_name: String,
     pub(crate) tenant_id: Option<String>,
@@ -88,7 +94,7 @@ pub(crate) struct InvokeStart {
 }
 
 /// What `InvocationCompleted` reports.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct InvocationRecord {
     pub(crate) start: i64,
     pub(crate) end: i64,
