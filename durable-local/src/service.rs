@@ -303,14 +303,38 @@ impl LocalService {
     }
 
     /// A service over `store`.
+    ///
+    /// A store that already holds executions (a durable store reopened after
+    /// the process ended) is brought back into service first:
+    ///
+    /// - the callback ids become known again;
+    /// - an invocation that was running when the process ended counts as a
+    ///   failed invocation ([`RUNTIME_EXIT_ERROR`], as Lambda counts a
+    ///   crashed one), so the execution is invoked again, or fails once
+    ///   [`ServiceConfig::max_failed_invocations`] are used up;
+    /// - chained invokes whose two executions the crash left out of step
+    ///   are reconciled;
+    /// - a virtual clock is moved forward to the store's latest timestamp,
+    ///   so that time never runs backwards for an execution.
+    ///
+    /// Timers are armed by the store. The caller drives the RUNNING
+    /// executions ([`execution_arns`](Self::execution_arns),
+    /// [`next_step`](Self::next_step)).
     pub fn with_store(store: Box<dyn ExecutionStore>, clock: Clock, config: ServiceConfig) -> Self {
+        let mut state = State {
+            store,
+            callbacks: FxHashMap::default(),
+            functions: FxHashSet::default(),
+        };
+        if clock.is_virtual()
+            && let Some(latest) = latest_timestamp(&*state.store)
+        {
+            clock.advance_to(latest);
+        }
+        recover(&mut state, clock.now_ms(), &config);
         Self {
             shared: Arc::new(Shared {
-                state: Mutex::new(State {
-                    store,
-                    callbacks: FxHashMap::default(),
-                    functions: FxHashSet::default(),
-                }),
+                state: Mutex::new(state),
                 clock,
                 config,
                 changed: Notify::new(),
@@ -481,63 +505,9 @@ impl LocalService {
             .ok_or_else(|| LocalError::NoInvocation {
                 arn: arn.to_owned(),
             })?;
-        exec.invocations = exec.invocations.saturating_add(1);
-
-        let next = if exec.end_event_due {
-            // An EXECUTION update already ended the execution; the output no
-            // longer matters.
-            let error = match result {
-                InvocationResult::Failed(error) => Some(error),
-                InvocationResult::Output(_) => None,
-            };
-            record_invocation(exec, in_flight, now, error);
-            record_execution_end(exec, now);
-            NextStep::Finished(exec.status.clone())
-        } else if exec.status.is_terminal() {
-            // Stopped while the invocation ran: its output no longer matters.
-            let error = match result {
-                InvocationResult::Failed(error) => Some(error),
-                InvocationResult::Output(_) => None,
-            };
-            record_invocation(exec, in_flight, now, error);
-            let status = exec.status.clone();
-            commit(&mut **store, arn)?;
-            return Ok(NextStep::Finished(status));
-        } else {
-            match check_output(exec, result) {
-                Ok(output) => {
-                    exec.consecutive_failures = 0;
-                    record_invocation(exec, in_flight, now, None);
-                    match output.status {
-                        InvocationStatus::Succeeded => {
-                            finish(exec, Outcome::Succeeded(output.result), now);
-                            record_execution_end(exec, now);
-                            NextStep::Finished(ExecutionStatus::Succeeded)
-                        }
-                        InvocationStatus::Failed => {
-                            finish(exec, Outcome::Failed(output.error), now);
-                            record_execution_end(exec, now);
-                            NextStep::Finished(ExecutionStatus::Failed)
-                        }
-                        _ => pending_step(exec),
-                    }
-                }
-                Err(error) => {
-                    exec.consecutive_failures = exec.consecutive_failures.saturating_add(1);
-                    record_invocation(exec, in_flight, now, Some(error.clone()));
-                    if exec.consecutive_failures >= max_failures {
-                        finish(exec, Outcome::Failed(Some(error)), now);
-                        record_execution_end(exec, now);
-                        NextStep::Finished(ExecutionStatus::Failed)
-                    } else {
-                        exec.wake = true;
-                        NextStep::Invoke
-                    }
-                }
-            }
-        };
+        let (next, ended) = settle_invocation(exec, in_flight, result, now, max_failures);
         commit(&mut **store, arn)?;
-        if matches!(next, NextStep::Finished(_)) {
+        if ended {
             propagate_end(&mut **store, arn, now)?;
             drop(state);
             self.shared.changed.notify_waiters();
@@ -960,6 +930,217 @@ impl Backend for LocalService {
 
 fn commit(store: &mut dyn ExecutionStore, arn: &str) -> Result<(), LocalError> {
     store.commit(arn).map_err(LocalError::Store)
+}
+
+/// The error an invocation that was running when the service's process
+/// ended is recorded with when the service starts again.
+fn interrupted_error() -> ErrorObject {
+    ErrorObject::new(
+        RUNTIME_EXIT_ERROR,
+        "The invocation was lost: the service stopped while it ran (it counts as a failed \
+         invocation)",
+    )
+}
+
+/// The error an orphaned chained-invoke execution is stopped with.
+fn orphan_error(parent_arn: &str) -> ErrorObject {
+    ErrorObject {
+        error_message: Some(format!(
+            "Stopped because the checkpoint of {parent_arn} that started it was never \
+             acknowledged (the service stopped first)"
+        )),
+        ..ErrorObject::default()
+    }
+}
+
+/// The latest timestamp any execution of `store` recorded.
+fn latest_timestamp(store: &dyn ExecutionStore) -> Option<i64> {
+    store
+        .arns()
+        .iter()
+        .filter_map(|arn| store.get(arn))
+        .filter_map(|exec| {
+            let last_event = exec.events.last().map(|event| event.timestamp);
+            last_event
+                .max(exec.end_timestamp)
+                .max(Some(exec.start_timestamp))
+        })
+        .max()
+}
+
+/// Brings the executions of a store opened after a restart back into
+/// service (nothing to do for an empty store):
+///
+/// 1. Every CALLBACK record's id is indexed again (open and closed ones, so
+///    that completing a closed callback is still `CallbackTimeoutException`,
+///    not `ResourceNotFoundException`).
+/// 2. An invocation that was in flight is ended as a failed invocation
+///    ([`interrupted_error`]), exactly as [`LocalService::complete_invocation`]
+///    ends one with [`InvocationResult::Failed`]: `InvocationCompleted` with
+///    the error, one more consecutive failure, and either `wake` (invoke
+///    again) or, past [`ServiceConfig::max_failed_invocations`], the
+///    execution fails. An execution an EXECUTION update had already ended
+///    gets its `Execution*` event. Its last token stays current until the
+///    next invocation begins, as after any failed invocation.
+/// 3. A crash between committing a chained invoke's new execution and the
+///    caller's checkpoint leaves a RUNNING execution that its RUNNING parent
+///    does not know (the caller's checkpoint was never acknowledged, and the
+///    replayed caller starts a new one): it is detached and stopped.
+/// 4. A crash between ending a chained invoke's execution and committing
+///    the caller leaves the caller's CHAINED_INVOKE STARTED: it is ended now.
+///
+/// Store failures are logged; the changes stay uncommitted in the store
+/// and are written by the execution's next commit.
+fn recover(state: &mut State, now: i64, config: &ServiceConfig) {
+    let store = &mut *state.store;
+    let mut arns = store.arns();
+    if arns.is_empty() {
+        return;
+    }
+    arns.sort_unstable();
+    let max_failures = config.max_failed_invocations.max(1);
+    let warn = |arn: &str, error: LocalError| {
+        tracing::warn!(%arn, %error, "recovering an execution after a restart");
+    };
+    for arn in &arns {
+        let Some(exec) = store.get_mut(arn) else {
+            continue;
+        };
+        if exec.callbacks_created > 0 {
+            for (index, slot) in exec.slots.iter().enumerate() {
+                if slot.op.operation_type != OperationType::Callback {
+                    continue;
+                }
+                if let Some(id) = slot
+                    .op
+                    .callback_details
+                    .as_ref()
+                    .and_then(|d| d.callback_id.as_ref())
+                {
+                    let home = CallbackHome {
+                        arn: arn.clone(),
+                        op: u32::try_from(index).unwrap_or(u32::MAX),
+                    };
+                    state.callbacks.insert(id.clone(), home);
+                }
+            }
+        }
+        let Some(in_flight) = exec.invocation.take() else {
+            continue;
+        };
+        let failed = InvocationResult::Failed(interrupted_error());
+        let (_, ended) = settle_invocation(exec, in_flight, failed, now, max_failures);
+        let result = commit(store, arn).and_then(|()| {
+            if ended {
+                propagate_end(store, arn, now)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(error) = result {
+            warn(arn, error);
+        }
+    }
+    for arn in &arns {
+        let Some(exec) = store.get(arn) else {
+            continue;
+        };
+        let Some((parent_arn, index)) = exec.parent.clone() else {
+            continue;
+        };
+        let running = exec.status == ExecutionStatus::Running;
+        let Some(parent) = store.get(&parent_arn) else {
+            continue;
+        };
+        if parent.status != ExecutionStatus::Running {
+            continue;
+        }
+        let known = parent
+            .running_invokes
+            .iter()
+            .any(|(i, child)| *i == index && child == arn);
+        let result = match (running, known) {
+            (true, false) => match store.get_mut(arn) {
+                Some(exec) => {
+                    // Detached first, so that stopping it touches no parent.
+                    exec.parent = None;
+                    stop(store, arn, orphan_error(&parent_arn), now).map(|_| ())
+                }
+                None => Ok(()),
+            },
+            (false, true) => propagate_end(store, arn, now),
+            _ => Ok(()),
+        };
+        if let Err(error) = result {
+            warn(arn, error);
+        }
+    }
+}
+
+/// Ends the invocation `in_flight` of `exec` with `result` (see
+/// [`LocalService::complete_invocation`]): the invocation is counted and
+/// recorded, the output applied or the failure counted. Returns what comes
+/// next and whether the execution ended with this invocation (an execution
+/// stopped while the invocation ran had already ended). Commits nothing.
+fn settle_invocation(
+    exec: &mut StoredExecution,
+    in_flight: InFlight,
+    result: InvocationResult,
+    now: i64,
+    max_failures: u32,
+) -> (NextStep, bool) {
+    exec.invocations = exec.invocations.saturating_add(1);
+    if exec.end_event_due {
+        // An EXECUTION update already ended the execution; the output no
+        // longer matters.
+        let error = match result {
+            InvocationResult::Failed(error) => Some(error),
+            InvocationResult::Output(_) => None,
+        };
+        record_invocation(exec, in_flight, now, error);
+        record_execution_end(exec, now);
+        return (NextStep::Finished(exec.status.clone()), true);
+    }
+    if exec.status.is_terminal() {
+        // Stopped while the invocation ran: its output no longer matters.
+        let error = match result {
+            InvocationResult::Failed(error) => Some(error),
+            InvocationResult::Output(_) => None,
+        };
+        record_invocation(exec, in_flight, now, error);
+        return (NextStep::Finished(exec.status.clone()), false);
+    }
+    match check_output(exec, result) {
+        Ok(output) => {
+            exec.consecutive_failures = 0;
+            record_invocation(exec, in_flight, now, None);
+            match output.status {
+                InvocationStatus::Succeeded => {
+                    finish(exec, Outcome::Succeeded(output.result), now);
+                    record_execution_end(exec, now);
+                    (NextStep::Finished(ExecutionStatus::Succeeded), true)
+                }
+                InvocationStatus::Failed => {
+                    finish(exec, Outcome::Failed(output.error), now);
+                    record_execution_end(exec, now);
+                    (NextStep::Finished(ExecutionStatus::Failed), true)
+                }
+                _ => (pending_step(exec), false),
+            }
+        }
+        Err(error) => {
+            exec.consecutive_failures = exec.consecutive_failures.saturating_add(1);
+            record_invocation(exec, in_flight, now, Some(error.clone()));
+            if exec.consecutive_failures >= max_failures {
+                finish(exec, Outcome::Failed(Some(error)), now);
+                record_execution_end(exec, now);
+                (NextStep::Finished(ExecutionStatus::Failed), true)
+            } else {
+                exec.wake = true;
+                (NextStep::Invoke, false)
+            }
+        }
+    }
 }
 
 // ----- invocation outputs -----
@@ -1748,3 +1929,6 @@ mod tests;
 
 #[cfg(test)]
 mod external_tests;
+
+#[cfg(test)]
+mod recovery_tests;
