@@ -51,6 +51,8 @@ mod events;
 mod fxhash;
 mod runner;
 mod service;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod store;
 mod timeline;
 mod validate;
@@ -67,6 +69,8 @@ pub use service::{
     LocalService, MAX_CALLBACK_RESULT_BYTES, MAX_OUTPUT_BYTES, NextStep, RUNTIME_EXIT_ERROR,
     ServiceConfig, StartedExecution,
 };
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
 pub use store::{ExecutionStore, MemoryStore, StoreError, StoredExecution};
 pub use validate::{
     MAX_ERROR_BYTES, MAX_EXECUTION_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES, MAX_WAIT_SECONDS,
