@@ -4,4 +4,5 @@
 //! The handlers live in this library so that `tests/` can run them on
 //! `LocalRunner` and check the outcome.
 
+pub mod order_processing;
 pub mod order_workflow;
