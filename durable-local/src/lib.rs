@@ -46,6 +46,8 @@
 //! Execution timeouts are not modelled.
 
 mod clock;
+#[cfg(feature = "server")]
+pub mod dev;
 mod error;
 mod events;
 mod fxhash;
