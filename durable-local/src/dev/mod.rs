@@ -518,8 +518,7 @@ async fn scheduler(dev: Arc<Dev>) {
                 .service
                 .with_execution(&arn, |exec| !exec.status().is_terminal())
                 .unwrap_or(false);
-            let skip =
-                lock(&dev.driving).contains_key(&arn) || lock(&dev.unserved).contains(&arn);
+            let skip = lock(&dev.driving).contains_key(&arn) || lock(&dev.unserved).contains(&arn);
             if running && !skip {
                 dev.drive(&arn);
             }
