@@ -135,17 +135,42 @@ where
         let service = self.clone();
         Box::pin(async move {
             let input = parse_event(event.payload)?;
-            // Lambda's deadline for this invocation (0: none given, as in
-            // a hand-made `Context`).
-            let config = match i64::try_from(event.context.deadline) {
-                Ok(deadline) if deadline > 0 => service.config.clone().deadline(deadline),
-                _ => service.config.clone(),
+            let config = match invocation_deadline(event.context.deadline, now_ms()) {
+                Some(deadline) => service.config.clone().deadline(deadline),
+                None => {
+                    if event.context.deadline > 0 {
+                        tracing::debug!(
+                            target: "durable",
+                            deadline = event.context.deadline,
+                            "the invocation's deadline is already past when it starts; running without one"
+                        );
+                    }
+                    service.config.clone()
+                }
             };
             run_invocation(&*service.handler, input, service.backend.clone(), &config)
                 .await
                 .map_err(|e| diagnostic(&e))
         })
     }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Lambda's deadline for an invocation starting at `now_ms`: the context's
+/// `deadline` (epoch milliseconds) when it lies ahead. None for `0` (a
+/// hand-made `Context`) or a time already past: `cargo lambda watch` 1.9 sends
+/// its ten-minute timeout, `600000`, in `Lambda-Runtime-Deadline-Ms` where
+/// Lambda sends a time, and read as a time it would stop every invocation at
+/// once.
+fn invocation_deadline(deadline_ms: u64, now_ms: i64) -> Option<i64> {
+    i64::try_from(deadline_ms)
+        .ok()
+        .filter(|&deadline| deadline > now_ms)
 }
 
 /// Runs a durable handler on AWS Lambda: builds the `aws-sdk-lambda` client
@@ -271,6 +296,20 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    #[test]
+    fn only_a_deadline_ahead_is_the_invocations_deadline() {
+        let now = 1_795_845_680_317;
+        assert_eq!(
+            invocation_deadline(1_795_845_690_317, now),
+            Some(1_795_845_690_317)
+        );
+        // cargo lambda watch's header, a hand-made Context, a time past.
+        assert_eq!(invocation_deadline(600_000, now), None);
+        assert_eq!(invocation_deadline(0, now), None);
+        assert_eq!(invocation_deadline(1_795_845_680_316, now), None);
+        assert_eq!(invocation_deadline(u64::MAX, now), None);
     }
 
     #[test]

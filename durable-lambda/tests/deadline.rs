@@ -134,3 +134,49 @@ async fn with_nothing_to_wait_on_it_keeps_running_past_the_margin_and_warns() {
         "{warning}"
     );
 }
+
+/// A one-second step beside a one-minute wait.
+async fn short_step_beside_a_wait(_event: Value, ctx: DurableContext) -> Result<i64, DurableError> {
+    let wait = ctx.wait(Duration::from_secs(60)).name("cool-off");
+    let step = ctx
+        .step(|_: StepContext| async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok::<_, StepError>(1)
+        })
+        .name("short");
+    let ((), value) = tokio::join!(wait, step);
+    Ok(value?)
+}
+
+#[tokio::test]
+async fn a_deadline_already_past_is_not_taken_for_the_deadline() {
+    // `cargo lambda watch` 1.9 sends its timeout, 600000 (ten minutes), in
+    // `Lambda-Runtime-Deadline-Ms`, where Lambda sends an epoch time.
+    let logs = Logs::default();
+    let _guard = logs.capture();
+    let fake = Fake::start().await;
+    let mut service =
+        DurableService::new(short_step_beside_a_wait, Arc::new(fake.backend(None).await));
+    let mut context = context(None);
+    context.deadline = 600_000;
+    let output = service
+        .call(LambdaEvent::new(envelope(&json!({})), context))
+        .await
+        .unwrap();
+
+    // The step finished and was recorded before the invocation suspended.
+    assert_eq!(output, InvocationOutput::pending());
+    let updates: Vec<Value> = fake
+        .checkpoints()
+        .iter()
+        .flat_map(|r| r.updates())
+        .collect();
+    assert!(
+        updates
+            .iter()
+            .any(|u| u["Name"] == "short" && u["Action"] == "SUCCEED"),
+        "{updates:?}"
+    );
+    let text = logs.text();
+    assert!(!text.contains("near its deadline"), "{text}");
+}
