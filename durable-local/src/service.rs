@@ -506,6 +506,11 @@ impl LocalService {
                 arn: arn.to_owned(),
             })?;
         let (next, ended) = settle_invocation(exec, in_flight, result, now, max_failures);
+        if next != NextStep::Invoke {
+            // Suspended or ended: it sits idle until something external or a
+            // timer, so it keeps no spare capacity.
+            exec.shrink();
+        }
         commit(&mut **store, arn)?;
         if ended {
             propagate_end(&mut **store, arn, now)?;

@@ -116,7 +116,8 @@ const INSERT_EVENT: &str =
 struct Entry {
     /// The execution's row id.
     key: i64,
-    exec: StoredExecution,
+    /// Boxed, as in `MemoryStore`: the map's spare slots stay small.
+    exec: Box<StoredExecution>,
     /// The bookkeeping JSON last written, while the execution runs (a
     /// commit that would write the same bytes skips the row); empty once
     /// it has ended (its result can be large, and it rarely changes again).
@@ -313,8 +314,14 @@ impl SqliteStore {
                 .entry(exec.function_name.clone())
                 .or_default()
                 .insert(exec.name.clone(), exec.arn.clone());
-            self.executions
-                .insert(exec.arn.clone(), Entry { key, exec, written });
+            self.executions.insert(
+                exec.arn.clone(),
+                Entry {
+                    key,
+                    exec: Box::new(exec),
+                    written,
+                },
+            );
         }
         Ok(())
     }
@@ -500,7 +507,7 @@ impl ExecutionStore for SqliteStore {
             execution.arn.clone(),
             Entry {
                 key,
-                exec: execution,
+                exec: Box::new(execution),
                 written,
             },
         );
@@ -508,11 +515,11 @@ impl ExecutionStore for SqliteStore {
     }
 
     fn get(&self, arn: &str) -> Option<&StoredExecution> {
-        self.executions.get(arn).map(|entry| &entry.exec)
+        self.executions.get(arn).map(|entry| &*entry.exec)
     }
 
     fn get_mut(&mut self, arn: &str) -> Option<&mut StoredExecution> {
-        self.executions.get_mut(arn).map(|entry| &mut entry.exec)
+        self.executions.get_mut(arn).map(|entry| &mut *entry.exec)
     }
 
     fn find_by_name(&self, function_name: &str, execution_name: &str) -> Option<&str> {
@@ -589,7 +596,7 @@ impl ExecutionStore for SqliteStore {
             tracing::warn!(path = %self.path.display(), %arn, error = %e,
                 "could not delete an execution from the store");
         }
-        Some(exec)
+        Some(*exec)
     }
 
     fn arns(&self) -> Vec<String> {

@@ -74,7 +74,9 @@ pub trait ExecutionStore: Send + 'static {
 /// Keeps every execution in memory; nothing survives the process.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    executions: FxHashMap<String, StoredExecution>,
+    /// Boxed: the map's spare slots then cost a pointer, not a whole
+    /// execution (about 650 bytes).
+    executions: FxHashMap<String, Box<StoredExecution>>,
     /// function name → execution name → ARN.
     names: FxHashMap<String, FxHashMap<String, String>>,
 }
@@ -100,16 +102,17 @@ impl ExecutionStore for MemoryStore {
             .entry(execution.function_name.clone())
             .or_default()
             .insert(execution.name.clone(), execution.arn.clone());
-        self.executions.insert(execution.arn.clone(), execution);
+        self.executions
+            .insert(execution.arn.clone(), Box::new(execution));
         Ok(())
     }
 
     fn get(&self, arn: &str) -> Option<&StoredExecution> {
-        self.executions.get(arn)
+        self.executions.get(arn).map(|exec| &**exec)
     }
 
     fn get_mut(&mut self, arn: &str) -> Option<&mut StoredExecution> {
-        self.executions.get_mut(arn)
+        self.executions.get_mut(arn).map(|exec| &mut **exec)
     }
 
     fn find_by_name(&self, function_name: &str, execution_name: &str) -> Option<&str> {
@@ -131,7 +134,7 @@ impl ExecutionStore for MemoryStore {
         if let Some(names) = self.names.get_mut(&execution.function_name) {
             names.remove(&execution.name);
         }
-        Some(execution)
+        Some(*execution)
     }
 
     fn arns(&self) -> Vec<String> {
@@ -475,6 +478,21 @@ impl StoredExecution {
                 slot.undelivered = false;
             }
         }
+    }
+
+    /// Gives back the spare capacity of the execution's growing parts, for
+    /// an execution that is about to sit idle (suspended or ended): a
+    /// record is about 760 bytes, so a vector of records grown by doubling
+    /// can hold as much spare room as records. O(records), like the
+    /// invocation that preceded it.
+    pub(crate) fn shrink(&mut self) {
+        self.slots.shrink_to_fit();
+        self.events.shrink_to_fit();
+        self.timers.shrink_to_fit();
+        self.undelivered.shrink_to_fit();
+        self.service_updated.shrink_to_fit();
+        self.uncommitted.shrink_to_fit();
+        self.running_invokes.shrink_to_fit();
     }
 
     /// Arms a timer for the record at `op`.
