@@ -125,7 +125,11 @@ struct Entry {
 }
 
 /// Keeps executions in a SQLite database file (WAL, `synchronous=FULL`),
-/// so that they survive the process; see the [module docs](self).
+/// so that they survive the process. Each commit writes only what changed
+/// since the previous one, in one transaction, and returns once the WAL is
+/// synced: a checkpoint the service acknowledged survives the process being
+/// killed. [`SqliteStore::open`] loads the executions back, re-arming their
+/// timers from the records.
 ///
 /// ```no_run
 /// use durable_local::{Clock, LocalService, ServiceConfig, SqliteStore};
