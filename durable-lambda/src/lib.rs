@@ -13,6 +13,7 @@
 
 mod backend;
 mod client;
+mod deadline;
 mod service;
 
 pub use backend::LambdaBackend;

@@ -7,6 +7,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use durable_core::wire::{InvocationInput, InvocationOutput};
 use durable_core::{Backend, DurableHandler, InvocationConfig, InvocationError, run_invocation};
@@ -15,6 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::backend::LambdaBackend;
+use crate::deadline::{ANSWER_MARGIN, Bounded};
 
 /// The error [`run`] returns when the runtime cannot start or reach the
 /// Lambda Runtime API.
@@ -135,8 +137,11 @@ where
         let service = self.clone();
         Box::pin(async move {
             let input = parse_event(event.payload)?;
-            let config = match invocation_deadline(event.context.deadline, now_ms()) {
-                Some(deadline) => service.config.clone().deadline(deadline),
+            let (config, backend) = match invocation_deadline(event.context.deadline, now_ms()) {
+                Some(deadline) => (
+                    service.config.clone().deadline(deadline),
+                    bounded(service.backend.clone(), deadline, now_ms()),
+                ),
                 None => {
                     if event.context.deadline > 0 {
                         tracing::debug!(
@@ -145,10 +150,10 @@ where
                             "the invocation's deadline is already past when it starts; running without one"
                         );
                     }
-                    service.config.clone()
+                    (service.config.clone(), service.backend.clone())
                 }
             };
-            run_invocation(&*service.handler, input, service.backend.clone(), &config)
+            run_invocation(&*service.handler, input, backend, &config)
                 .await
                 .map_err(|e| diagnostic(&e))
         })
@@ -159,6 +164,16 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The invocation's backend: `backend` with its calls retried until
+/// [`ANSWER_MARGIN`] before Lambda's deadline (`deadline_ms`, epoch
+/// milliseconds).
+fn bounded(backend: Arc<dyn Backend>, deadline_ms: i64, now_ms: i64) -> Arc<dyn Backend> {
+    let left = u64::try_from(deadline_ms.saturating_sub(now_ms)).unwrap_or(0);
+    let until =
+        tokio::time::Instant::now() + Duration::from_millis(left).saturating_sub(ANSWER_MARGIN);
+    Arc::new(Bounded::new(backend, until))
 }
 
 /// Lambda's deadline for an invocation starting at `now_ms`: the context's
@@ -295,6 +310,73 @@ mod tests {
             started.elapsed() < std::time::Duration::from_secs(5),
             "{:?}",
             started.elapsed()
+        );
+    }
+
+    /// Throttles every checkpoint, counting the calls.
+    struct Throttling(std::sync::atomic::AtomicUsize);
+
+    impl Backend for Throttling {
+        fn checkpoint<'a>(
+            &'a self,
+            _arn: &'a str,
+            _token: &'a str,
+            _updates: Vec<OperationUpdate>,
+        ) -> BoxFuture<'a, Result<CheckpointResponse, BackendError>> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async {
+                Err(BackendError::service(
+                    "TooManyRequestsException",
+                    429,
+                    "Rate exceeded",
+                ))
+            })
+        }
+
+        fn get_state<'a>(
+            &'a self,
+            _arn: &'a str,
+            _token: &'a str,
+            _marker: &'a str,
+        ) -> BoxFuture<'a, Result<ExecutionState, BackendError>> {
+            Box::pin(async { Ok(ExecutionState::default()) })
+        }
+    }
+
+    async fn one_step(_event: serde_json::Value, ctx: DurableContext) -> Result<i64, DurableError> {
+        Ok(ctx
+            .step(|_: durable_core::StepContext| async { Ok::<_, durable_core::StepError>(1) })
+            .await?)
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_throttled_until_the_deadline_fails_the_invocation_in_time() {
+        let backend = Arc::new(Throttling(std::sync::atomic::AtomicUsize::new(0)));
+        let mut service = DurableService::new(one_step, backend.clone());
+        let mut context = lambda_runtime::Context::default();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        context.deadline = u64::try_from(now.as_millis()).unwrap() + 3_000;
+        let started = std::time::Instant::now();
+        let error = service
+            .call(LambdaEvent::new(dex_envelope(), context))
+            .await
+            .unwrap_err();
+        let elapsed = started.elapsed();
+        assert_eq!(error.error_type, "CheckpointError");
+        assert!(
+            error.error_message.contains("gave up after"),
+            "{}",
+            error.error_message
+        );
+        // Sent again while time was left (more than the SDK's 3 attempts),
+        // and given up before the deadline, with time kept to answer.
+        let calls = backend.0.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(calls > 3, "{calls} calls");
+        assert!(
+            elapsed < std::time::Duration::from_millis(2_800),
+            "{elapsed:?}"
         );
     }
 
