@@ -379,6 +379,11 @@ pub struct ChainedInvokeDetails {
 }
 
 /// One operation record, as the service sends it (PROTOCOL §3.1).
+///
+/// A record has the details of its type only, so the six `*_details` are
+/// boxed: a record is about 200 bytes plus its one set of details, where
+/// inline they would make every record 752 bytes (each holds strings and an
+/// [`ErrorObject`]). Engines keep every record of a suspended execution.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Operation {
@@ -414,22 +419,22 @@ pub struct Operation {
     pub end_timestamp: Option<i64>,
     /// EXECUTION details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub execution_details: Option<ExecutionDetails>,
+    pub execution_details: Option<Box<ExecutionDetails>>,
     /// CONTEXT details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub context_details: Option<ContextDetails>,
+    pub context_details: Option<Box<ContextDetails>>,
     /// STEP details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub step_details: Option<StepDetails>,
+    pub step_details: Option<Box<StepDetails>>,
     /// WAIT details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub wait_details: Option<WaitDetails>,
+    pub wait_details: Option<Box<WaitDetails>>,
     /// CALLBACK details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub callback_details: Option<CallbackDetails>,
+    pub callback_details: Option<Box<CallbackDetails>>,
     /// CHAINED_INVOKE details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chained_invoke_details: Option<ChainedInvokeDetails>,
+    pub chained_invoke_details: Option<Box<ChainedInvokeDetails>>,
 }
 
 impl Operation {

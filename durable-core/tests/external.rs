@@ -380,10 +380,10 @@ async fn invoke_starts_a_chained_invoke_and_replays_its_outcome() {
         let mut state = fake.state.lock().unwrap();
         let op = state.ops.iter_mut().find(|op| op.id == start.id).unwrap();
         op.status = OperationStatus::Failed;
-        op.chained_invoke_details = Some(ChainedInvokeDetails {
+        op.chained_invoke_details = Some(Box::new(ChainedInvokeDetails {
             result: None,
             error: Some(ErrorObject::new("Boom", "target failed")),
-        });
+        }));
     }
     let out = invoke(&fake, &handler, "\"Ada\"").await.unwrap();
     assert_eq!(out.result.as_deref(), Some("\"Failed: target failed\""));

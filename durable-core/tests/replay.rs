@@ -244,11 +244,11 @@ async fn a_recorded_result_that_no_longer_deserializes_fails_clearly() {
     );
     step.sub_type = Some("Step".into());
     step.name = Some("load".into());
-    step.step_details = Some(StepDetails {
+    step.step_details = Some(Box::new(StepDetails {
         attempt: 1,
         result: Some("\"not a number\"".into()),
         ..Default::default()
-    });
+    }));
     fake.set(vec![step]);
     let handler = |_: serde_json::Value, ctx: DurableContext| async move {
         let n: u64 = ctx

@@ -140,31 +140,43 @@ pub(crate) fn operation_from_aws(op: &aws::Operation) -> Operation {
     out.sub_type = op.sub_type().map(str::to_owned);
     out.start_timestamp = millis(op.start_timestamp());
     out.end_timestamp = op.end_timestamp().and_then(millis);
-    out.execution_details = op.execution_details().map(|d| ExecutionDetails {
-        input_payload: d.input_payload().map(str::to_owned),
+    out.execution_details = op.execution_details().map(|d| {
+        Box::new(ExecutionDetails {
+            input_payload: d.input_payload().map(str::to_owned),
+        })
     });
-    out.context_details = op.context_details().map(|d| ContextDetails {
-        replay_children: d.replay_children(),
-        result: d.result().map(str::to_owned),
-        error: d.error().map(error_from_aws),
+    out.context_details = op.context_details().map(|d| {
+        Box::new(ContextDetails {
+            replay_children: d.replay_children(),
+            result: d.result().map(str::to_owned),
+            error: d.error().map(error_from_aws),
+        })
     });
-    out.step_details = op.step_details().map(|d| StepDetails {
-        attempt: d.attempt(),
-        next_attempt_timestamp: d.next_attempt_timestamp().and_then(millis),
-        result: d.result().map(str::to_owned),
-        error: d.error().map(error_from_aws),
+    out.step_details = op.step_details().map(|d| {
+        Box::new(StepDetails {
+            attempt: d.attempt(),
+            next_attempt_timestamp: d.next_attempt_timestamp().and_then(millis),
+            result: d.result().map(str::to_owned),
+            error: d.error().map(error_from_aws),
+        })
     });
-    out.wait_details = op.wait_details().map(|d| WaitDetails {
-        scheduled_end_timestamp: d.scheduled_end_timestamp().and_then(millis),
+    out.wait_details = op.wait_details().map(|d| {
+        Box::new(WaitDetails {
+            scheduled_end_timestamp: d.scheduled_end_timestamp().and_then(millis),
+        })
     });
-    out.callback_details = op.callback_details().map(|d| CallbackDetails {
-        callback_id: d.callback_id().map(str::to_owned),
-        result: d.result().map(str::to_owned),
-        error: d.error().map(error_from_aws),
+    out.callback_details = op.callback_details().map(|d| {
+        Box::new(CallbackDetails {
+            callback_id: d.callback_id().map(str::to_owned),
+            result: d.result().map(str::to_owned),
+            error: d.error().map(error_from_aws),
+        })
     });
-    out.chained_invoke_details = op.chained_invoke_details().map(|d| ChainedInvokeDetails {
-        result: d.result().map(str::to_owned),
-        error: d.error().map(error_from_aws),
+    out.chained_invoke_details = op.chained_invoke_details().map(|d| {
+        Box::new(ChainedInvokeDetails {
+            result: d.result().map(str::to_owned),
+            error: d.error().map(error_from_aws),
+        })
     });
     out
 }

@@ -11,10 +11,9 @@ use std::cmp::Reverse;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use durable_core::wire::{
-    CallbackDetails, ChainedInvokeDetails, CheckpointResponse, ContextDetails, ErrorObject,
-    ExecutionDetails, ExecutionState, ExecutionStatus, InvocationInput, InvocationOutput,
-    InvocationStatus, Operation, OperationAction, OperationStatus, OperationType, OperationUpdate,
-    StepDetails, WaitDetails,
+    CallbackDetails, CheckpointResponse, ContextDetails, ErrorObject, ExecutionDetails,
+    ExecutionState, ExecutionStatus, InvocationInput, InvocationOutput, InvocationStatus,
+    Operation, OperationAction, OperationStatus, OperationType, OperationUpdate, WaitDetails,
 };
 use durable_core::{Backend, BackendError, BoxFuture};
 use durable_core::{INVALID_CHECKPOINT_TOKEN, INVALID_PARAMETER_VALUE};
@@ -268,9 +267,9 @@ fn new_execution(
     let mut op = Operation::new(id, OperationType::Execution, OperationStatus::Started);
     op.name = Some(name.clone());
     op.start_timestamp = Some(now);
-    op.execution_details = Some(ExecutionDetails {
+    op.execution_details = Some(Box::new(ExecutionDetails {
         input_payload: Some(input.clone()),
-    });
+    }));
     let mut exec = StoredExecution::new(arn, function_name.to_owned(), name, input, op, now);
     exec.push_event(0, now, EventBody::ExecutionStarted);
     exec
@@ -1363,9 +1362,7 @@ fn end_chained_invoke(exec: &mut StoredExecution, index: u32, now: i64, end: Inv
         return false;
     }
     op.end_timestamp = Some(now);
-    let details = op
-        .chained_invoke_details
-        .get_or_insert_with(ChainedInvokeDetails::default);
+    let details = op.chained_invoke_details.get_or_insert_with(Box::default);
     let boxed = |error: &Option<ErrorObject>| error.clone().map(Box::new);
     let body = match end {
         InvokeEnd::Succeeded(result) => {
@@ -1412,9 +1409,7 @@ fn close_callback(exec: &mut StoredExecution, index: u32, now: i64, end: Callbac
     };
     let op = &mut slot.op;
     op.end_timestamp = Some(now);
-    let details = op
-        .callback_details
-        .get_or_insert_with(CallbackDetails::default);
+    let details = op.callback_details.get_or_insert_with(Box::default);
     let body = match end {
         CallbackEnd::Succeeded(result) => {
             op.status = OperationStatus::Succeeded;
@@ -1641,7 +1636,7 @@ fn apply_step(exec: &mut StoredExecution, mut update: OperationUpdate, now: i64)
             }
             None => {
                 let mut op = new_record(&mut update, OperationStatus::Started, now);
-                op.step_details = Some(StepDetails::default());
+                op.step_details = Some(Box::default());
                 exec.push_operation(op)
             }
         };
@@ -1658,7 +1653,7 @@ fn apply_step(exec: &mut StoredExecution, mut update: OperationUpdate, now: i64)
     if op.status == OperationStatus::Ready {
         exec.ready_ops = exec.ready_ops.saturating_sub(1);
     }
-    let details = op.step_details.get_or_insert_with(StepDetails::default);
+    let details = op.step_details.get_or_insert_with(Box::default);
     details.attempt += 1;
     let attempt = details.attempt;
     details.result = update.payload;
@@ -1717,10 +1712,12 @@ fn apply_context(exec: &mut StoredExecution, mut update: OperationUpdate, now: i
     let existing = exec.find(&update.id);
     if update.action == OperationAction::Start {
         let mut op = new_record(&mut update, OperationStatus::Started, now);
-        op.context_details = replay_children.map(|replay| ContextDetails {
-            replay_children: Some(replay),
-            result: None,
-            error: None,
+        op.context_details = replay_children.map(|replay| {
+            Box::new(ContextDetails {
+                replay_children: Some(replay),
+                result: None,
+                error: None,
+            })
         });
         let index = exec.push_operation(op);
         exec.push_event(index, now, EventBody::ContextStarted);
@@ -1738,9 +1735,7 @@ fn apply_context(exec: &mut StoredExecution, mut update: OperationUpdate, now: i
     };
     let op = &mut slot.op;
     op.end_timestamp = Some(now);
-    let details = op
-        .context_details
-        .get_or_insert_with(ContextDetails::default);
+    let details = op.context_details.get_or_insert_with(Box::default);
     if replay_children.is_some() {
         details.replay_children = replay_children;
     }
@@ -1762,9 +1757,9 @@ fn apply_wait(exec: &mut StoredExecution, mut update: OperationUpdate, now: i64)
         let seconds = update.wait_options.as_ref().map_or(0, |o| o.wait_seconds);
         let due = now.saturating_add(i64::from(seconds) * 1000);
         let mut op = new_record(&mut update, OperationStatus::Started, now);
-        op.wait_details = Some(WaitDetails {
+        op.wait_details = Some(Box::new(WaitDetails {
             scheduled_end_timestamp: Some(due),
-        });
+        }));
         let index = exec.push_operation(op);
         exec.arm_timer(due, index);
         exec.push_event(
@@ -1804,11 +1799,11 @@ fn apply_callback(
     let options = update.callback_options.take().unwrap_or_default();
     let callback_id = new_callback_id(cx.callbacks);
     let mut op = new_record(&mut update, OperationStatus::Started, now);
-    op.callback_details = Some(CallbackDetails {
+    op.callback_details = Some(Box::new(CallbackDetails {
         callback_id: Some(callback_id.clone()),
         result: None,
         error: None,
-    });
+    }));
     let index = exec.push_operation(op);
     let seconds = |s: i32| (s > 0).then_some(s);
     let (timeout, heartbeat) = (
@@ -1879,7 +1874,7 @@ fn apply_chained_invoke(
         if let Some(slot) = exec.slots.get_mut(index as usize) {
             slot.op
                 .chained_invoke_details
-                .get_or_insert_with(ChainedInvokeDetails::default)
+                .get_or_insert_with(Box::default)
                 .error = Some(error.clone());
         }
         exec.touch(index);
@@ -1894,7 +1889,7 @@ fn apply_chained_invoke(
     let options = update.chained_invoke_options.take().unwrap_or_default();
     let input = update.payload.take();
     let mut op = new_record(&mut update, OperationStatus::Started, now);
-    op.chained_invoke_details = Some(ChainedInvokeDetails::default());
+    op.chained_invoke_details = Some(Box::default());
     let index = exec.push_operation(op);
     let mut start = InvokeStart {
         function_name: options.function_name,

@@ -44,33 +44,29 @@ impl FakeState {
             }
         };
         let op = &mut self.ops[index];
-        let step = op.step_details.get_or_insert_with(StepDetails::default);
+        let step = op.step_details.get_or_insert_with(Box::default);
         match update.action {
             OperationAction::Start => {
                 op.status = OperationStatus::Started;
                 if update.operation_type == OperationType::Callback {
-                    op.callback_details = Some(CallbackDetails {
+                    op.callback_details = Some(Box::new(CallbackDetails {
                         callback_id: Some(format!("cb-{}", &update.id[..8])),
                         ..Default::default()
-                    });
+                    }));
                 }
             }
             OperationAction::Succeed => {
                 op.status = OperationStatus::Succeeded;
                 step.attempt += 1;
                 step.result.clone_from(&update.payload);
-                let ctx = op
-                    .context_details
-                    .get_or_insert_with(ContextDetails::default);
+                let ctx = op.context_details.get_or_insert_with(Box::default);
                 ctx.result.clone_from(&update.payload);
             }
             OperationAction::Fail => {
                 op.status = OperationStatus::Failed;
                 step.attempt += 1;
                 step.error.clone_from(&update.error);
-                let ctx = op
-                    .context_details
-                    .get_or_insert_with(ContextDetails::default);
+                let ctx = op.context_details.get_or_insert_with(Box::default);
                 ctx.error.clone_from(&update.error);
             }
             OperationAction::Retry => {
@@ -128,9 +124,9 @@ impl Backend for Fake {
 
 pub fn execution_record(input: &str) -> Operation {
     let mut op = Operation::new("exec-1", OperationType::Execution, OperationStatus::Started);
-    op.execution_details = Some(ExecutionDetails {
+    op.execution_details = Some(Box::new(ExecutionDetails {
         input_payload: Some(input.to_owned()),
-    });
+    }));
     op
 }
 
