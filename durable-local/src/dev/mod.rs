@@ -147,6 +147,9 @@ pub(crate) struct Dev {
     /// Executions left alone because their function is not served (warned once).
     unserved: Mutex<HashSet<String>>,
     pub(crate) events: events::Emitter,
+    /// The status last emitted for each execution: an event is emitted once
+    /// per status, whichever task notices the change first.
+    emitted: Mutex<HashMap<String, ExecutionStatus>>,
     /// Woken when a function is added (the scheduler looks again).
     rescan: tokio::sync::Notify,
 }
@@ -183,6 +186,7 @@ impl DevServer {
             driving: Mutex::new(HashMap::new()),
             unserved: Mutex::new(HashSet::new()),
             events,
+            emitted: Mutex::new(HashMap::new()),
             rescan: tokio::sync::Notify::new(),
         });
         let (stop, stopped) = oneshot::channel::<()>();
@@ -341,9 +345,9 @@ impl Dev {
     ) -> Result<StartedExecution, LocalError> {
         let function = bare_function_name(function);
         let started = self.service.start_execution(function, name, input)?;
-        if started.created {
-            self.emit(&started.arn);
-        }
+        // Its driver emits RUNNING before the first invocation: emitting it
+        // here could come after the SUCCEEDED of a driver that the scheduler
+        // started meanwhile.
         self.drive(&started.arn);
         Ok(started)
     }
@@ -373,6 +377,10 @@ impl Dev {
     /// not served.
     async fn run_driver(self: &Arc<Self>, arn: &str) -> Result<(), LocalError> {
         let changed = self.service.changed();
+        // A new execution (one driver per execution: nothing else invokes it).
+        if self.service.with_execution(arn, |exec| exec.invocations() == 0)? {
+            self.emit(arn);
+        }
         loop {
             // Registered before looking, so that a change made meanwhile
             // (a callback completed through the API) is not missed.
@@ -423,13 +431,6 @@ impl Dev {
                     }
                     // Chained invokes started by this invocation need drivers.
                     for child in self.service.running_chained_invokes(arn)? {
-                        if self
-                            .service
-                            .with_execution(&child, |exec| exec.invocations() == 0)
-                            .unwrap_or(false)
-                        {
-                            self.emit(&child);
-                        }
                         self.drive(&child);
                     }
                 }
@@ -458,17 +459,26 @@ impl Dev {
         }
     }
 
-    /// Emits the status-change event of `arn`'s current status.
+    /// Emits the status-change event of `arn`'s current status, unless it
+    /// was emitted already.
     fn emit(&self, arn: &str) {
-        if let Ok(event) = self.service.with_execution(arn, |exec| {
-            StatusEvent::of(
+        let mut emitted = lock(&self.emitted);
+        let Ok((status, event)) = self.service.with_execution(arn, |exec| {
+            let event = StatusEvent::of(
                 exec,
                 &self.service.config().region,
                 &self.service.config().account_id,
-            )
-        }) {
-            self.events.emit(event);
+            );
+            (exec.status().clone(), event)
+        }) else {
+            return;
+        };
+        if emitted.get(arn) == Some(&status) {
+            return;
         }
+        emitted.insert(arn.to_owned(), status);
+        // Under the lock, so that the events of one execution keep their order.
+        self.events.emit(event);
     }
 
     /// Waits until `arn` has ended, or `limit` passes (then `None`).
