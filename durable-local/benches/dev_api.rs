@@ -55,7 +55,7 @@ async fn load(store: Box<dyn ExecutionStore>, connections: usize, calls: usize) 
                     "CheckpointToken": token,
                     "Updates": [
                         {"Id": id, "Type": "STEP", "SubType": "Step", "Action": "START", "Name": "s"},
-                        {"Id": id, "Type": "STEP", "SubType": "Step", "Action": "SUCCEED", "Payload": "\"0123456789abcd\""}
+                        {"Id": id, "Type": "STEP", "SubType": "Step", "Action": "SUCCEED", "Name": "s", "Payload": "\"0123456789abcd\""}
                     ]
                 });
                 let request = hyper::Request::post(url.as_str())
