@@ -378,7 +378,10 @@ impl Dev {
     async fn run_driver(self: &Arc<Self>, arn: &str) -> Result<(), LocalError> {
         let changed = self.service.changed();
         // A new execution (one driver per execution: nothing else invokes it).
-        if self.service.with_execution(arn, |exec| exec.invocations() == 0)? {
+        if self
+            .service
+            .with_execution(arn, |exec| exec.invocations() == 0)?
+        {
             self.emit(arn);
         }
         loop {
