@@ -434,3 +434,82 @@ async fn status_changes_are_posted_to_a_webhook() {
     server.shutdown().await;
     receiver.abort();
 }
+
+/// The list call's filters and paging, as aws-sdk-lambda sends them:
+/// StartedAfter and StartedBefore (inclusive), DurableExecutionName,
+/// ReverseOrder, MaxItems with NextMarker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_filters_by_start_time_and_name_and_pages_in_order() {
+    let server = start().await;
+    let lambda = sdk(&server);
+    let mut arns = Vec::new();
+    for i in 0..3 {
+        let started = server
+            .service()
+            .start_execution("echo", Some(&format!("e-{i}")), format!("{{\"n\":{i}}}"))
+            .unwrap();
+        arns.push(started.arn);
+        // Distinct start times (the service keeps milliseconds).
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+    let middle = lambda
+        .get_durable_execution()
+        .durable_execution_arn(&arns[1])
+        .send()
+        .await
+        .unwrap()
+        .start_timestamp;
+
+    let names = |out: &aws_sdk_lambda::operation::list_durable_executions_by_function::ListDurableExecutionsByFunctionOutput| {
+        out.durable_executions()
+            .iter()
+            .map(|e| e.durable_execution_name().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let list = || {
+        lambda
+            .list_durable_executions_by_function()
+            .function_name("echo")
+    };
+
+    let all = list().send().await.unwrap();
+    assert_eq!(names(&all), ["e-0", "e-1", "e-2"], "oldest first");
+    let after = list().started_after(middle).send().await.unwrap();
+    assert_eq!(names(&after), ["e-1", "e-2"]);
+    let before = list().started_before(middle).send().await.unwrap();
+    assert_eq!(names(&before), ["e-0", "e-1"]);
+    let named = list().durable_execution_name("e-2").send().await.unwrap();
+    assert_eq!(names(&named), ["e-2"]);
+    let reversed = list().reverse_order(true).send().await.unwrap();
+    assert_eq!(names(&reversed), ["e-2", "e-1", "e-0"]);
+
+    // One at a time, following NextMarker to the end.
+    let mut paged = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let page = list()
+            .max_items(1)
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .unwrap();
+        assert!(page.durable_executions().len() <= 1);
+        paged.extend(names(&page));
+        match page.next_marker() {
+            Some(next) => marker = Some(next.to_owned()),
+            None => break,
+        }
+        assert!(paged.len() <= 3, "paging does not end: {paged:?}");
+    }
+    assert_eq!(paged, ["e-0", "e-1", "e-2"]);
+
+    // Another function's executions are not listed.
+    let other = lambda
+        .list_durable_executions_by_function()
+        .function_name("orders")
+        .send()
+        .await
+        .unwrap();
+    assert!(other.durable_executions().is_empty());
+    server.shutdown().await;
+}
