@@ -321,14 +321,21 @@ async fn list_executions(
     ok(Value::Object(out))
 }
 
-/// A query timestamp: RFC 3339 (what the SDKs send) or epoch seconds.
+/// A query timestamp: RFC 3339 (what the SDKs send) or epoch seconds, in
+/// milliseconds, rounded to the nearest: the service answers timestamps as
+/// epoch seconds with a fraction, and a client that parses one into a float
+/// and sends it back gets `…0.122999…` for `…0.123` (truncating would then
+/// leave out the execution whose start time it sent).
 fn timestamp_ms(text: &str) -> Result<i64, ApiError> {
     use aws_smithy_types::DateTime;
     use aws_smithy_types::date_time::Format;
     DateTime::from_str(text, Format::DateTime)
         .or_else(|_| DateTime::from_str(text, Format::EpochSeconds))
         .ok()
-        .and_then(|t| t.to_millis().ok())
+        .and_then(|t| {
+            let millis = (i64::from(t.subsec_nanos()) + 500_000) / 1_000_000;
+            t.secs().checked_mul(1000)?.checked_add(millis)
+        })
         .ok_or_else(|| ApiError::invalid(format!("{text:?} is not a timestamp")))
 }
 
