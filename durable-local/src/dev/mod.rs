@@ -345,9 +345,13 @@ impl Dev {
     ) -> Result<StartedExecution, LocalError> {
         let function = bare_function_name(function);
         let started = self.service.start_execution(function, name, input)?;
-        // Its driver emits RUNNING before the first invocation: emitting it
-        // here could come after the SUCCEEDED of a driver that the scheduler
-        // started meanwhile.
+        // RUNNING, unless a driver that the scheduler started meanwhile has
+        // emitted it (or already the end): `emit` reads the status and sends
+        // under one lock, once per status. The driver emits it too, for
+        // executions started by other means.
+        if started.created {
+            self.emit(&started.arn);
+        }
         self.drive(&started.arn);
         Ok(started)
     }
