@@ -435,6 +435,75 @@ async fn status_changes_are_posted_to_a_webhook() {
     receiver.abort();
 }
 
+/// `--events FILE`: one JSON object per line, appended, in order, for every
+/// execution (a stopped one included).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_changes_are_appended_to_a_file_as_json_lines() {
+    let dir = std::env::temp_dir().join(format!("durable-events-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("events.jsonl");
+    let _ = std::fs::remove_file(&path);
+    let config = DevConfig {
+        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        events: vec![durable_local::dev::EventSink::File(path.clone())],
+        ..DevConfig::default()
+    };
+    let server = DevServer::start(
+        LocalService::with_store(
+            Box::new(MemoryStore::new()),
+            Clock::real(),
+            ServiceConfig::default(),
+        ),
+        config,
+    )
+    .await
+    .unwrap();
+    server
+        .add_function("echo", FunctionTarget::handler(echo))
+        .await
+        .unwrap();
+    server
+        .add_function("orders", FunctionTarget::handler(order))
+        .await
+        .unwrap();
+    let done = server
+        .start_execution("echo", Some("filed"), "{}".to_owned())
+        .unwrap();
+    server.wait_for_end(&done.arn).await.unwrap();
+    // An order suspends on its callback; stopping it is a status change too.
+    let stopped = server
+        .start_execution("orders", Some("to-stop"), r#"{"id":"o-9"}"#.to_owned())
+        .unwrap();
+    let client = DurableClient::new(sdk(&server));
+    client.stop_execution(&stopped.arn, None).await.unwrap();
+
+    let expected = 4;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let lines = loop {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+            .collect();
+        if lines.len() >= expected || std::time::Instant::now() > deadline {
+            break lines;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let of = |name: &str| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|e| e["detail"]["durableExecutionName"] == name)
+            .map(|e| e["detail"]["status"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(of("filed"), ["RUNNING", "SUCCEEDED"], "{lines:?}");
+    assert_eq!(of("to-stop"), ["RUNNING", "STOPPED"], "{lines:?}");
+    assert_eq!(lines.len(), expected, "{lines:?}");
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The list call's filters and paging, as aws-sdk-lambda sends them:
 /// StartedAfter and StartedBefore (inclusive), DurableExecutionName,
 /// ReverseOrder, MaxItems with NextMarker.
