@@ -11,7 +11,7 @@ use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
 use durable_core::prelude::*;
 use durable_core::wire::ExecutionStatus;
 use durable_lambda::DurableClient;
-use durable_local::dev::{DevConfig, DevServer, FunctionTarget};
+use durable_local::dev::{DevConfig, DevServer, EventSink, FunctionTarget};
 use durable_local::{Clock, LocalService, MemoryStore, ServiceConfig};
 use serde_json::{Value, json};
 
@@ -35,6 +35,12 @@ async fn echo(event: Value, _ctx: DurableContext) -> Result<Value, DurableError>
 }
 
 async fn start() -> DevServer {
+    start_with_events(Vec::new()).await
+}
+
+/// A server on a free loopback port serving `orders` and `echo`, sending
+/// its status-change events to `events`.
+async fn start_with_events(events: Vec<EventSink>) -> DevServer {
     let service = LocalService::with_store(
         Box::new(MemoryStore::new()),
         Clock::real(),
@@ -43,6 +49,7 @@ async fn start() -> DevServer {
     let config = DevConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         max_body_bytes: 64 * 1024,
+        events,
         ..DevConfig::default()
     };
     let server = DevServer::start(service, config).await.unwrap();
@@ -395,25 +402,7 @@ async fn status_changes_are_posted_to_a_webhook() {
     let hook = format!("http://{}/hook", listener.local_addr().unwrap());
     let receiver = tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let config = DevConfig {
-        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-        events: vec![durable_local::dev::EventSink::Webhook(hook)],
-        ..DevConfig::default()
-    };
-    let server = DevServer::start(
-        LocalService::with_store(
-            Box::new(MemoryStore::new()),
-            Clock::real(),
-            ServiceConfig::default(),
-        ),
-        config,
-    )
-    .await
-    .unwrap();
-    server
-        .add_function("echo", FunctionTarget::handler(echo))
-        .await
-        .unwrap();
+    let server = start_with_events(vec![EventSink::Webhook(hook)]).await;
     let started = server
         .start_execution("echo", Some("hooked"), r#"{"n":1}"#.to_owned())
         .unwrap();
@@ -443,29 +432,7 @@ async fn status_changes_are_appended_to_a_file_as_json_lines() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("events.jsonl");
     let _ = std::fs::remove_file(&path);
-    let config = DevConfig {
-        bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-        events: vec![durable_local::dev::EventSink::File(path.clone())],
-        ..DevConfig::default()
-    };
-    let server = DevServer::start(
-        LocalService::with_store(
-            Box::new(MemoryStore::new()),
-            Clock::real(),
-            ServiceConfig::default(),
-        ),
-        config,
-    )
-    .await
-    .unwrap();
-    server
-        .add_function("echo", FunctionTarget::handler(echo))
-        .await
-        .unwrap();
-    server
-        .add_function("orders", FunctionTarget::handler(order))
-        .await
-        .unwrap();
+    let server = start_with_events(vec![EventSink::File(path.clone())]).await;
     let done = server
         .start_execution("echo", Some("filed"), "{}".to_owned())
         .unwrap();

@@ -14,7 +14,7 @@
 //!   were acknowledged.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use durable_core::wire::{Operation, OperationUpdate};
+use durable_core::wire::{Operation, OperationType, OperationUpdate};
 use durable_local::{Clock, ExecutionStore, LocalService, MemoryStore, ServiceConfig, SqliteStore};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -29,6 +29,20 @@ const TYPES: &[&str] = &[
 ];
 const ACTIONS: &[&str] = &["START", "SUCCEED", "FAIL", "RETRY", "CANCEL"];
 const IDS: &[&str] = &["a", "b", "c", "d"];
+
+/// The options field an update of this type and action carries, if any.
+fn options(kind: &str, action: &str, seconds: u32) -> Option<(&'static str, Value)> {
+    Some(match (kind, action) {
+        ("WAIT", "START") => ("WaitOptions", json!({ "WaitSeconds": seconds })),
+        ("STEP", "RETRY") => ("StepOptions", json!({ "NextAttemptDelaySeconds": seconds })),
+        ("CALLBACK", "START") => (
+            "CallbackOptions",
+            json!({ "TimeoutSeconds": seconds, "HeartbeatTimeoutSeconds": seconds }),
+        ),
+        ("CHAINED_INVOKE", "START") => ("ChainedInvokeOptions", json!({ "FunctionName": "other" })),
+        _ => return None,
+    })
+}
 
 /// One update as JSON, from small pools so that batches collide with each
 /// other and with earlier records.
@@ -68,29 +82,8 @@ fn update() -> impl Strategy<Value = Value> {
                         json!({"ErrorType": "E", "ErrorMessage": "m"}),
                     );
                 }
-                match (kind, action) {
-                    ("WAIT", "START") => {
-                        o.insert("WaitOptions".into(), json!({ "WaitSeconds": seconds }));
-                    }
-                    ("STEP", "RETRY") => {
-                        o.insert(
-                            "StepOptions".into(),
-                            json!({ "NextAttemptDelaySeconds": seconds }),
-                        );
-                    }
-                    ("CALLBACK", "START") => {
-                        o.insert(
-                        "CallbackOptions".into(),
-                        json!({ "TimeoutSeconds": seconds, "HeartbeatTimeoutSeconds": seconds }),
-                    );
-                    }
-                    ("CHAINED_INVOKE", "START") => {
-                        o.insert(
-                            "ChainedInvokeOptions".into(),
-                            json!({ "FunctionName": "other" }),
-                        );
-                    }
-                    _ => {}
+                if let Some((key, options)) = options(kind, action, seconds) {
+                    o.insert(key.into(), options);
                 }
                 u
             },
@@ -140,23 +133,9 @@ fn plausible_update() -> impl Strategy<Value = Value> {
                 }
                 _ => {}
             }
-            match (kind, action) {
-                ("WAIT", "START") => {
-                    o.insert("WaitOptions".into(), json!({ "WaitSeconds": seconds + 1 }));
-                }
-                ("STEP", "RETRY") => {
-                    o.insert(
-                        "StepOptions".into(),
-                        json!({ "NextAttemptDelaySeconds": seconds }),
-                    );
-                }
-                ("CALLBACK", "START") => {
-                    o.insert(
-                        "CallbackOptions".into(),
-                        json!({ "TimeoutSeconds": seconds }),
-                    );
-                }
-                _ => {}
+            // WaitSeconds must be at least 1.
+            if let Some((key, options)) = options(kind, action, seconds + 1) {
+                o.insert(key.into(), options);
             }
             u
         })
@@ -181,17 +160,6 @@ fn snapshot(service: &LocalService, arn: &str) -> (Vec<Operation>, Value) {
             (operations, serde_json::to_value(exec.history()).unwrap())
         })
         .unwrap()
-}
-
-fn is_execution(update: &OperationUpdate) -> bool {
-    serde_json::to_value(&update.operation_type).unwrap() == "EXECUTION"
-}
-
-fn ended(op: &Operation) -> bool {
-    matches!(
-        serde_json::to_value(&op.status).unwrap().as_str(),
-        Some("SUCCEEDED" | "FAILED" | "CANCELLED" | "STOPPED" | "TIMED_OUT")
-    )
 }
 
 /// Plays `batches` against a new execution of `service`, checking the
@@ -251,7 +219,10 @@ fn play(
                 let (after, _) = snapshot(service, &arn);
                 // An EXECUTION update ends the execution; the service does
                 // not look its Id up (PROTOCOL §2.2).
-                for update in updates.iter().filter(|u| !is_execution(u)) {
+                for update in updates
+                    .iter()
+                    .filter(|u| u.operation_type != OperationType::Execution)
+                {
                     let record = after.iter().find(|op| op.id == update.id);
                     prop_assert!(
                         record.is_some(),
@@ -261,7 +232,7 @@ fn play(
                     );
                     prop_assert_eq!(&record.unwrap().operation_type, &update.operation_type);
                 }
-                for old in before.iter().filter(|op| ended(op)) {
+                for old in before.iter().filter(|op| op.status.is_terminal()) {
                     let now = after.iter().find(|op| op.id == old.id).unwrap();
                     prop_assert_eq!(old, now, "an ended record was rewritten by {:?}", batch);
                 }

@@ -26,6 +26,23 @@ pub const SUITES: &[&str] = &[
     "invoke",
 ];
 
+/// The workspace's root (the parent of this crate).
+pub fn workspace_root() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf)
+}
+
+/// The Python venv of the peer tools (dex-local-runner, cargo-lambda, the
+/// aws CLI, the Python SDK, cfn-lint): `$PEER_VENV`, else `target/peervenv`,
+/// where `.ci/run` installs them.
+pub fn peer_venv() -> PathBuf {
+    match std::env::var_os("PEER_VENV") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => workspace_root().join("target/peervenv"),
+    }
+}
+
 /// Where the requirement files are: `$DURABLE_CONFORMANCE_DIR`, else
 /// `shared/conformance` beside the workspace.
 pub fn conformance_dir() -> PathBuf {

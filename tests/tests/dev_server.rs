@@ -59,6 +59,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
 use durable_lambda::DurableClient;
+use durable_tests::{peer_venv, workspace_root};
 use serde_json::{Value, json};
 
 const REGION: &str = "us-east-1";
@@ -70,19 +71,6 @@ const INSTALL: &str = "python3 -m venv target/peervenv && \
 type TestResult<T = ()> = Result<T, String>;
 
 // ----- where things are -----
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-}
-
-fn venv() -> PathBuf {
-    match std::env::var_os("PEER_VENV") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => workspace_root().join("target/peervenv"),
-    }
-}
 
 fn peers_dir() -> PathBuf {
     match std::env::var_os("DURABLE_PEERS_DIR") {
@@ -853,7 +841,7 @@ fn aws_until<T>(
 
 #[test]
 fn the_aws_cli_lists_executions_and_completes_a_callback() {
-    let aws_bin = venv().join("bin/aws");
+    let aws_bin = peer_venv().join("bin/aws");
     if !aws_bin.is_file() {
         skip(
             "aws CLI test",
@@ -1096,7 +1084,7 @@ fn drive_cli(aws_bin: &Path, dir: &Path, endpoint: &str) -> TestResult {
 
 #[test]
 fn a_python_sdk_handler_behind_the_invoke_shim_completes_a_step_a_wait_and_a_callback() {
-    let python = venv().join("bin/python");
+    let python = peer_venv().join("bin/python");
     let peers = peers_dir();
     let shim = peers.join("invoke_shim.py");
     let workflow = peers.join("workflows/demo_workflow.py");
@@ -1124,7 +1112,7 @@ fn a_python_sdk_handler_behind_the_invoke_shim_completes_a_step_a_wait_and_a_cal
             "Python SDK test",
             &format!(
                 "aws-durable-execution-sdk-python is not installed in {}",
-                venv().display()
+                peer_venv().display()
             ),
         );
         return;

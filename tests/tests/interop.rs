@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
 use durable_core::wire::ErrorObject;
 use durable_lambda::DurableClient;
+use durable_tests::{peer_venv, workspace_root};
 use serde_json::{Value, json};
 
 const REGION: &str = "us-west-2";
@@ -45,19 +46,6 @@ const INSTALL: &str = "python3 -m venv target/peervenv && \
     target/peervenv/bin/pip install aws-durable-execution-sdk-python-testing cargo-lambda pyyaml boto3";
 
 type TestResult<T = ()> = Result<T, String>;
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-}
-
-fn venv() -> PathBuf {
-    match std::env::var_os("PEER_VENV") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => workspace_root().join("target/peervenv"),
-    }
-}
 
 /// A server started by the test, in its own process group; stopping it
 /// signals the whole group (cargo lambda's `cargo run` children included).
@@ -394,7 +382,7 @@ fn build_examples(root: &Path) -> TestResult {
 
 #[test]
 fn examples_run_on_dex_local_runner_behind_cargo_lambda_watch() {
-    let venv = venv();
+    let venv = peer_venv();
     let dex_bin = venv.join("bin/dex-local-runner");
     let watch_bin = venv.join("bin/cargo-lambda");
     let missing: Vec<String> = [&dex_bin, &watch_bin]

@@ -11,17 +11,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-}
+use durable_tests::{peer_venv, workspace_root};
 
 fn cfn_lint() -> Option<PathBuf> {
-    let venv = match std::env::var_os("PEER_VENV") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => workspace_root().join("target/peervenv"),
-    };
+    let venv = peer_venv();
     let lint = venv.join("bin/cfn-lint");
     let translator = venv.join("bin/python");
     let has_translator = Command::new(&translator)
