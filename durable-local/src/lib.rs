@@ -46,8 +46,7 @@
 //! Execution timeouts are not modelled.
 
 mod clock;
-#[cfg(feature = "server")]
-pub mod dev;
+mod driver;
 mod error;
 mod events;
 mod fxhash;
@@ -60,6 +59,7 @@ mod timeline;
 mod validate;
 
 pub use clock::Clock;
+pub use driver::{DriveReport, Driver, DriverHost};
 pub use error::{ALREADY_STARTED, CALLBACK_TIMEOUT, LocalError, RESOURCE_NOT_FOUND};
 pub use events::EXECUTED_VERSION;
 pub use runner::{
@@ -69,7 +69,7 @@ pub use runner::{
 pub use service::{
     CALLBACK_HEARTBEAT_ERROR, CALLBACK_TIMEOUT_ERROR, CallbackInfo, Invocation, InvocationResult,
     LocalService, MAX_CALLBACK_RESULT_BYTES, MAX_OUTPUT_BYTES, NextStep, RUNTIME_EXIT_ERROR,
-    ServiceConfig, StartedExecution,
+    ServiceConfig, StartedExecution, unqualified_function_name,
 };
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;

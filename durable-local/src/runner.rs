@@ -44,10 +44,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::clock::Clock;
+use crate::driver::{Driver, DriverHost};
 use crate::error::{LocalError, RESOURCE_NOT_FOUND};
 use crate::events::EventRecord;
 use crate::fxhash::FxHashMap;
-use crate::service::{InvocationResult, LocalService, NextStep, RUNTIME_EXIT_ERROR, ServiceConfig};
+use crate::service::{
+    Invocation, InvocationResult, LocalService, RUNTIME_EXIT_ERROR, ServiceConfig,
+};
 use crate::store::{ExecutionStore, MemoryStore, StoredExecution};
 
 /// The function name executions get unless [`LocalRunner::function_name`] says otherwise.
@@ -224,11 +227,48 @@ enum RuleState {
     Done { at: i64 },
 }
 
-/// An execution a run drives, with the function it runs.
-#[derive(Clone, Debug)]
-struct Driven {
-    arn: String,
-    function: String,
+/// The runner as the [`Driver`]'s host: it runs the handlers, marks what
+/// it drives, and performs the scheduled callback actions.
+struct RunHost<'r, H, E, T> {
+    runner: &'r LocalRunner<H, E, T>,
+    guard: Mutex<DrivingGuard<'r>>,
+}
+
+impl<H, E, T> DriverHost for RunHost<'_, H, E, T>
+where
+    H: DurableHandler<E, T>,
+    E: DeserializeOwned + Send + 'static,
+    T: Serialize + Send + 'static,
+{
+    fn invoke<'a>(
+        &'a self,
+        function: &'a str,
+        invocation: Invocation,
+    ) -> BoxFuture<'a, InvocationResult> {
+        Box::pin(self.runner.invoke(function, invocation.input))
+    }
+
+    fn driving(&self, arns: &[String]) {
+        {
+            let mut guard = lock(&self.guard);
+            for arn in arns {
+                if !guard.arns.contains(arn) {
+                    guard.add(arn);
+                }
+            }
+        }
+        self.runner.bind_callback_actions(arns);
+    }
+
+    fn next_scheduled(&self, arns: &[String]) -> Option<i64> {
+        self.runner.next_callback_action(arns).map(|(due, _)| due)
+    }
+
+    fn fire_scheduled(&self, arns: &[String]) {
+        if let Some((_, rule)) = self.runner.next_callback_action(arns) {
+            self.runner.fire_callback_action(rule);
+        }
+    }
 }
 
 /// Marks executions as driven by a run; unmarks them (and wakes
@@ -446,106 +486,21 @@ where
     /// time order on the shared clock, until `root` ends or nothing internal
     /// or scheduled is left.
     async fn drive(&self, root: &str) -> Result<Execution, LocalError> {
-        let mut guard = DrivingGuard {
-            driving: &self.driving,
-            service: &self.service,
-            arns: Vec::new(),
+        let host = RunHost {
+            runner: self,
+            guard: Mutex::new(DrivingGuard {
+                driving: &self.driving,
+                service: &self.service,
+                arns: Vec::new(),
+            }),
         };
-        let mut tree = vec![self.driven(root)?];
-        guard.add(root);
-        self.adopt_chained_invokes(&mut tree, 0, &mut guard)?;
-        let mut finished_children: Vec<String> = Vec::new();
-        let mut invocations = 0_u32;
-        self.bind_callback_actions(&tree);
-        let changed = self.service.changed();
-        let real_time = !self.service.clock().is_virtual();
-        let root_finished = loop {
-            // On the real clock, registered before looking, so that a change
-            // made meanwhile by another task (a callback completed by an
-            // external system) cuts the sleep below short instead of being
-            // missed. (On a virtual clock nothing sleeps.)
-            let notified = real_time.then(|| changed.notified());
-            let mut notified = std::pin::pin!(notified);
-            if let Some(notified) = notified.as_mut().as_pin_mut() {
-                notified.enable();
-            }
-            // What each execution needs: the first that must be invoked,
-            // else the earliest timer.
-            let mut invoke = None;
-            let mut earliest: Option<(i64, usize)> = None;
-            let mut root_finished = false;
-            let mut i = 0;
-            while let Some(driven) = tree.get(i) {
-                match self.service.next_step(&driven.arn)? {
-                    NextStep::Invoke => {
-                        invoke = Some(i);
-                        break;
-                    }
-                    NextStep::WaitUntil(due) if earliest.is_none_or(|(best, _)| due < best) => {
-                        earliest = Some((due, i));
-                    }
-                    NextStep::Finished(_) if i == 0 => {
-                        root_finished = true;
-                        break;
-                    }
-                    NextStep::Finished(_) => {
-                        finished_children.push(tree.remove(i).arn);
-                        continue;
-                    }
-                    _ => {}
-                }
-                i += 1;
-            }
-            if root_finished {
-                break true;
-            }
-            if let Some(driven) = invoke.and_then(|i| tree.get(i)).cloned() {
-                if invocations >= self.max_invocations {
-                    return Err(LocalError::InvocationLimit {
-                        arn: root.to_owned(),
-                        invocations,
-                    });
-                }
-                let invocation = self.service.begin_invocation(&driven.arn)?;
-                let result = self.invoke(&driven.function, invocation.input).await;
-                self.service.complete_invocation(&driven.arn, result)?;
-                invocations += 1;
-                if let Some(at) = tree.iter().position(|d| d.arn == driven.arn) {
-                    self.adopt_chained_invokes(&mut tree, at, &mut guard)?;
-                }
-                self.bind_callback_actions(&tree);
-                continue;
-            }
-            let action = self.next_callback_action(&tree);
-            // On a tie the service's own timer goes first: an external
-            // request sent at the same instant arrives just after it.
-            let timer_first = match (earliest, action) {
-                (None, None) => break false,
-                (Some((timer, _)), Some((act, _))) => timer <= act,
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-            };
-            let due = match (timer_first, earliest, action) {
-                (true, Some((due, _)), _) | (false, _, Some((due, _))) => due,
-                _ => break false,
-            };
-            if !self.sleep_until(due, notified).await {
-                // Something changed before `due`: look again.
-                continue;
-            }
-            if let (true, Some((_, i))) = (timer_first, earliest) {
-                if let Some(driven) = tree.get(i) {
-                    self.service.fire_due_timers(&driven.arn)?;
-                }
-            } else if let Some((_, rule)) = action {
-                self.fire_callback_action(rule);
-                self.bind_callback_actions(&tree);
-            }
-        };
-        drop(guard);
-        if !self.retain_finished && root_finished {
-            let callees = tree.iter().skip(1).map(|d| &d.arn);
-            for callee in finished_children.iter().chain(callees) {
+        let report = Driver::new(&self.service, &host)
+            .max_invocations(self.max_invocations)
+            .drive(root)
+            .await?;
+        drop(host);
+        if !self.retain_finished && report.finished {
+            for callee in report.executions.iter().skip(1) {
                 let ended = self
                     .service
                     .with_execution(callee, |exec| exec.status().is_terminal());
@@ -558,59 +513,6 @@ where
             }
         }
         self.execution(root)
-    }
-
-    /// Sleeps until `due` on the runner's clock; true when the time has
-    /// come. On the real clock the sleep ends early, with false, when
-    /// `changed` fires: an external system completed a callback (or another
-    /// task changed an execution) and the run must look again. A virtual
-    /// clock jumps to `due` at once.
-    async fn sleep_until(
-        &self,
-        due: i64,
-        changed: Pin<&mut Option<tokio::sync::futures::Notified<'_>>>,
-    ) -> bool {
-        let clock = self.service.clock();
-        match changed.as_pin_mut() {
-            Some(changed) if !clock.is_virtual() => {
-                tokio::select! {
-                    () = clock.sleep_until(due) => true,
-                    () = changed => false,
-                }
-            }
-            _ => {
-                clock.sleep_until(due).await;
-                true
-            }
-        }
-    }
-
-    fn driven(&self, arn: &str) -> Result<Driven, LocalError> {
-        self.service.with_execution(arn, |exec| Driven {
-            arn: arn.to_owned(),
-            function: exec.function_name().to_owned(),
-        })
-    }
-
-    /// Adds the executions of the running chained invokes of `tree[at]` (and
-    /// theirs, recursively) to the tree.
-    fn adopt_chained_invokes(
-        &self,
-        tree: &mut Vec<Driven>,
-        at: usize,
-        guard: &mut DrivingGuard<'_>,
-    ) -> Result<(), LocalError> {
-        let mut todo: Vec<String> = tree.get(at).map(|d| d.arn.clone()).into_iter().collect();
-        while let Some(arn) = todo.pop() {
-            for child in self.service.running_chained_invokes(&arn)? {
-                if tree.iter().all(|d| d.arn != child) {
-                    tree.push(self.driven(&child)?);
-                    guard.add(&child);
-                    todo.push(child);
-                }
-            }
-        }
-        Ok(())
     }
 
     /// One invocation of `function`; a panic is a crash (`Runtime.ExitError`).
@@ -783,7 +685,7 @@ where
 
     /// Binds every waiting action that may act now to an open callback of
     /// the tree.
-    fn bind_callback_actions(&self, tree: &[Driven]) {
+    fn bind_callback_actions(&self, tree: &[String]) {
         let mut rules = lock(&self.rules);
         if !rules
             .rules
@@ -793,9 +695,9 @@ where
             return;
         }
         let mut open = Vec::new();
-        for driven in tree {
-            if let Ok(callbacks) = self.service.open_callbacks(&driven.arn) {
-                open.extend(callbacks.into_iter().map(|c| (driven.arn.clone(), c)));
+        for arn in tree {
+            if let Ok(callbacks) = self.service.open_callbacks(arn) {
+                open.extend(callbacks.into_iter().map(|c| (arn.clone(), c)));
             }
         }
         if open.is_empty() {
@@ -836,16 +738,14 @@ where
     }
 
     /// The earliest bound action on a callback of the tree: (due, rule index).
-    fn next_callback_action(&self, tree: &[Driven]) -> Option<(i64, usize)> {
+    fn next_callback_action(&self, tree: &[String]) -> Option<(i64, usize)> {
         let rules = lock(&self.rules);
         rules
             .rules
             .iter()
             .enumerate()
             .filter_map(|(i, rule)| match &rule.state {
-                RuleState::Bound { arn, due, .. } if tree.iter().any(|d| d.arn == *arn) => {
-                    Some((*due, i))
-                }
+                RuleState::Bound { arn, due, .. } if tree.contains(arn) => Some((*due, i)),
                 _ => None,
             })
             .min()

@@ -191,37 +191,9 @@ fn not_found(arn: &str) -> BackendError {
     )
 }
 
-/// A random version-4 UUID in its text form.
+/// A random version-4 UUID in its text form (request ids, execution ids).
 pub(crate) fn uuid_v4() -> String {
-    let bits: u128 = rand::random();
-    let bits = (bits & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
-    let hex = format!("{bits:032x}");
-    let mut out = String::with_capacity(36);
-    for (i, part) in [0..8, 8..12, 12..16, 16..20, 20..32]
-        .into_iter()
-        .enumerate()
-    {
-        if i > 0 {
-            out.push('-');
-        }
-        out.push_str(hex.get(part).unwrap_or_default());
-    }
-    out
-}
-
-/// URL-safe base64 without padding (RFC 4648 §5).
-fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let byte = |i: usize| u32::from(chunk.get(i).copied().unwrap_or(0));
-        let bits = (byte(0) << 16) | (byte(1) << 8) | byte(2);
-        for i in 0..=chunk.len() {
-            let sextet = (bits >> (18 - 6 * i)) & 63;
-            out.push(char::from(ALPHABET[sextet as usize]));
-        }
-    }
-    out
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// A fresh callback id: 192 bits from the thread's CSPRNG (ChaCha, seeded
@@ -231,7 +203,7 @@ fn new_callback_id(taken: &FxHashMap<String, CallbackHome>) -> String {
     loop {
         let mut bytes = [0_u8; CALLBACK_ID_BYTES];
         rand::fill(&mut bytes[..]);
-        let id = base64url(&bytes);
+        let id = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
         if !taken.contains_key(&id) {
             return id;
         }
@@ -244,9 +216,17 @@ fn resolve_function(functions: &FxHashSet<String>, name: &str) -> Option<String>
     if functions.contains(name) {
         return Some(name.to_owned());
     }
-    let bare = name.rsplit(":function:").next().unwrap_or(name);
-    let bare = bare.split(':').next().unwrap_or(bare);
+    let bare = unqualified_function_name(name);
     functions.contains(bare).then(|| bare.to_owned())
+}
+
+/// The function name in a function name, a `name:qualifier` (version or
+/// alias), or a function ARN (`arn:aws:lambda:…:function:name[:qualifier]`):
+/// how Lambda's APIs accept a function, reduced to the name the local
+/// service keys functions and executions by.
+pub fn unqualified_function_name(name: &str) -> &str {
+    let bare = name.rsplit(":function:").next().unwrap_or(name);
+    bare.split(':').next().unwrap_or(bare)
 }
 
 /// A new, RUNNING execution of `function_name` with its `ExecutionStarted`
@@ -361,7 +341,7 @@ impl LocalService {
     }
 
     /// Woken whenever a callback is created or an execution ends.
-    pub(crate) fn changed(&self) -> &Notify {
+    pub fn changed(&self) -> &Notify {
         &self.shared.changed
     }
 

@@ -8,12 +8,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use durable_dev::{DevConfig, DevServer, FunctionTarget};
 use durable_examples::order_processing::{
     APPROVER, Approval, ApprovalRequest, FUNCTION_NAME, OrderRequest, Processed, handler,
     local_client, next_approval_request, pending_approval,
 };
 use durable_lambda::wire::{ExecutionStatus, OperationStatus};
-use durable_local::dev::{DevConfig, DevServer, FunctionTarget};
 use durable_local::{Clock, LocalRunner, LocalService, ServiceConfig, SqliteStore};
 
 /// A directory of its own under the system's temp dir, removed on drop.

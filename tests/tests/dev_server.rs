@@ -101,7 +101,7 @@ fn build() -> TestResult {
             let args = [
                 "build",
                 "-p",
-                "durable-local",
+                "durable-cli",
                 "--bin",
                 "durable",
                 "-p",

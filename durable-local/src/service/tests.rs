@@ -1511,23 +1511,6 @@ fn remove_execution_frees_the_name() {
     );
 }
 
-#[test]
-fn uuids_look_like_v4() {
-    let id = uuid_v4();
-    assert_eq!(id.len(), 36);
-    let parts: Vec<&str> = id.split('-').collect();
-    assert_eq!(
-        parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
-        [8, 4, 4, 4, 12]
-    );
-    assert!(parts[2].starts_with('4'));
-    assert!(matches!(
-        parts[3].chars().next(),
-        Some('8' | '9' | 'a' | 'b')
-    ));
-    assert_ne!(uuid_v4(), id);
-}
-
 /// Per commit: the ids of the changed records and the number of new events.
 type CommitLog = std::sync::Arc<std::sync::Mutex<Vec<(Vec<String>, usize)>>>;
 

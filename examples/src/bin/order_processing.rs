@@ -28,12 +28,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
+use durable_dev::{DevConfig, DevError, DevServer, FunctionTarget, StatusEvent};
 use durable_examples::order_processing::{
     Approval, ApprovalRequest, FUNCTION_NAME, OrderRequest, handler, local_client,
     next_approval_request,
 };
 use durable_lambda::wire::{Event, EventType, ExecutionStatus, OperationStatus};
-use durable_local::dev::{DevConfig, DevError, DevServer, FunctionTarget, StatusEvent};
 use durable_local::{Clock, LocalError, LocalRunner, LocalService, ServiceConfig, SqliteStore};
 use tokio::sync::broadcast;
 use tracing_subscriber::Layer;
@@ -59,7 +59,7 @@ struct Args {
     )]
     db: PathBuf,
     /// The port of the durable execution API on 127.0.0.1 (0: any free port).
-    #[arg(long, default_value_t = durable_local::dev::DEFAULT_PORT)]
+    #[arg(long, default_value_t = durable_dev::DEFAULT_PORT)]
     port: u16,
     /// Approve the order yourself, with `durable callback succeed` from
     /// another terminal, instead of the simulated approver.
@@ -247,8 +247,8 @@ async fn approve(
             format!(
                 "{approver} is you: approve {order_id} from another terminal with\n\n    \
                  durable {args}\n\n  \
-                 or, without `durable` installed (cargo install --path durable-local),\n\n    \
-                 cargo run -p durable-local --bin durable -- {args}\n\n  \
+                 or, without `durable` installed (cargo install --path durable-cli),\n\n    \
+                 cargo run -p durable-cli --bin durable -- {args}\n\n  \
                  ('{{\"approved\":false}}' rejects the order. Ctrl-C stops this program; running it \
                  again resumes the same execution.)\n"
             ),

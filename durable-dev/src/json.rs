@@ -89,8 +89,8 @@ impl From<BackendError> for ApiError {
     }
 }
 
-impl From<crate::LocalError> for ApiError {
-    fn from(error: crate::LocalError) -> Self {
+impl From<durable_local::LocalError> for ApiError {
+    fn from(error: durable_local::LocalError) -> Self {
         error.to_backend_error().into()
     }
 }

@@ -4,6 +4,10 @@
 //! (the same paths aws-sdk-lambda and the aws CLI use with
 //! `--endpoint-url`) and runs functions; the other subcommands are thin
 //! clients of that API, usable against any implementation of it.
+//!
+//! Install it with `cargo install --path durable-cli` from a clone (or
+//! `cargo install durable-cli`); the server itself is the `durable-dev`
+//! library, the engine under it `durable-local`.
 
 use std::process::ExitCode;
 
@@ -39,7 +43,7 @@ async fn main() -> ExitCode {
     // The server reports what it does; a client prints its answer and
     // nothing else (RUST_LOG overrides both).
     let default = match cli.command {
-        Command::Dev(_) => "durable_local=info,warn",
+        Command::Dev(_) => "durable_dev=info,durable_local=info,warn",
         Command::Client(_) => "error",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -14,9 +14,10 @@ use durable_core::wire::{ErrorObject, ExecutionStatus, OperationUpdate};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::json::{ApiError, rest_value, seconds};
-use super::{Dev, bare_function_name};
-use crate::store::StoredExecution;
+use crate::Dev;
+use crate::json::{ApiError, rest_value, seconds};
+use durable_local::StoredExecution;
+use durable_local::unqualified_function_name;
 
 type Shared = State<Arc<Dev>>;
 type ApiResult = Result<Response, ApiError>;
@@ -270,7 +271,7 @@ async fn list_executions(
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
     let query = query(raw);
-    let function = bare_function_name(&function).to_owned();
+    let function = unqualified_function_name(&function).to_owned();
     let statuses: Vec<&str> = query
         .iter()
         .filter(|(k, _)| k == "Statuses")
@@ -415,7 +416,7 @@ async fn invoke(
 ) -> ApiResult {
     let raw = body(raw)?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let function = bare_function_name(&function).to_owned();
+    let function = unqualified_function_name(&function).to_owned();
     if dev.function(&function).is_none() {
         let served = dev.function_names().join(", ");
         return Err(ApiError::new(

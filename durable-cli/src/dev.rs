@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use durable_local::dev::{DEFAULT_PORT, DevConfig, DevServer, EventSink, FunctionTarget};
+use durable_dev::{DEFAULT_PORT, DevConfig, DevServer, EventSink, FunctionTarget};
 use durable_local::{Clock, ExecutionStore, LocalService, MemoryStore, ServiceConfig, SqliteStore};
 
 /// `durable dev` options.
@@ -47,7 +47,7 @@ pub struct DevArgs {
     #[arg(long, default_value_t = 900)]
     function_timeout: u64,
     /// The largest request body read, in bytes.
-    #[arg(long, default_value_t = durable_local::dev::DEFAULT_MAX_BODY_BYTES)]
+    #[arg(long, default_value_t = durable_dev::DEFAULT_MAX_BODY_BYTES)]
     max_body_bytes: usize,
     /// The region in the ARNs the server mints.
     #[arg(long, default_value = "us-east-1", env = "AWS_REGION")]

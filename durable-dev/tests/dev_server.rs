@@ -10,8 +10,8 @@ use std::time::Duration;
 use aws_sdk_lambda::config::{BehaviorVersion, Credentials, Region};
 use durable_core::prelude::*;
 use durable_core::wire::ExecutionStatus;
+use durable_dev::{DevConfig, DevServer, EventSink, FunctionTarget};
 use durable_lambda::DurableClient;
-use durable_local::dev::{DevConfig, DevServer, EventSink, FunctionTarget};
 use durable_local::{Clock, LocalService, MemoryStore, ServiceConfig};
 use serde_json::{Value, json};
 

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
-use crate::store::StoredExecution;
+use durable_local::StoredExecution;
 
 /// Where status-change events go.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,7 +87,7 @@ impl StatusEvent {
         }
         Self {
             version: "0",
-            id: crate::service::uuid_v4(),
+            id: uuid::Uuid::new_v4().to_string(),
             detail_type: "Durable Execution Status Change",
             source: "aws.lambda",
             account: account.to_owned(),

@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use durable_local::dev::{DevConfig, DevServer};
+use durable_dev::{DevConfig, DevServer};
 use durable_local::{Clock, ExecutionStore, LocalService, MemoryStore, ServiceConfig, SqliteStore};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;

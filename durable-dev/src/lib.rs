@@ -1,8 +1,20 @@
-//! `durable dev`: the local service as a server. It speaks Lambda's
+//! `durable-dev`: the local durable execution service as a server, the
+//! library behind `durable dev`. [`DevServer`] speaks Lambda's
 //! durable-execution REST API on loopback (the paths and JSON that
 //! aws-sdk-lambda, boto3 and the aws CLI use with an endpoint override),
 //! starts executions through Lambda's Invoke API, runs their invocations on
-//! functions it hosts, and reports status changes.
+//! functions it hosts, and reports status changes to event sinks. The
+//! engine underneath is [`durable_local::LocalService`]; this crate adds
+//! the transport and holds no service rules of its own.
+//!
+//! Which crate to depend on:
+//!
+//! * to test a handler in `cargo test`, `durable-local` in
+//!   `[dev-dependencies]` (its `LocalRunner` needs no server);
+//! * to run the server as a program, install the `durable` command
+//!   (`cargo install durable-cli`) and run `durable dev`;
+//! * to embed the server in your own program or integration test (as the
+//!   examples do), this crate in `[dependencies]` or `[dev-dependencies]`.
 //!
 //! A function is served in one of three ways ([`FunctionTarget`]):
 //!
@@ -15,7 +27,7 @@
 //! * an in-process **handler**, for examples and tests.
 //!
 //! Executions resume where they were when the server starts over a store
-//! that holds them ([`SqliteStore`](crate::SqliteStore)): every RUNNING
+//! that holds them ([`SqliteStore`](durable_local::SqliteStore)): every RUNNING
 //! execution is driven again (its timers fire, a retry that is due runs,
 //! an invocation cut off by the restart is invoked again).
 
@@ -33,8 +45,13 @@ use durable_core::wire::ExecutionStatus;
 use tokio::sync::{broadcast, oneshot};
 use tokio::task::{AbortHandle, JoinHandle};
 
-use crate::error::LocalError;
-use crate::service::{InvocationResult, LocalService, NextStep, StartedExecution};
+use durable_core::BoxFuture;
+use durable_core::wire::ErrorObject;
+use durable_local::LocalError;
+use durable_local::{
+    Driver, DriverHost, Invocation, InvocationResult, LocalService, StartedExecution,
+    unqualified_function_name,
+};
 
 pub use events::{EventSink, StatusEvent};
 pub use functions::FunctionTarget;
@@ -313,7 +330,7 @@ impl Dev {
         let functions = lock(&self.functions);
         functions
             .get(name)
-            .or_else(|| functions.get(bare_function_name(name)))
+            .or_else(|| functions.get(unqualified_function_name(name)))
             .cloned()
     }
 
@@ -343,7 +360,7 @@ impl Dev {
         name: Option<&str>,
         input: String,
     ) -> Result<StartedExecution, LocalError> {
-        let function = bare_function_name(function);
+        let function = unqualified_function_name(function);
         let started = self.service.start_execution(function, name, input)?;
         // RUNNING, unless a driver that the scheduler started meanwhile has
         // emitted it (or already the end): `emit` reads the status and sends
@@ -378,92 +395,15 @@ impl Dev {
     }
 
     /// Invokes `arn` whenever it must be, until it ends or its function is
-    /// not served.
+    /// not served: the engine's driver loop, with this server as its host.
     async fn run_driver(self: &Arc<Self>, arn: &str) -> Result<(), LocalError> {
-        let changed = self.service.changed();
-        // A new execution (one driver per execution: nothing else invokes it).
-        if self
-            .service
-            .with_execution(arn, |exec| exec.invocations() == 0)?
-        {
-            self.emit(arn);
-        }
-        loop {
-            // Registered before looking, so that a change made meanwhile
-            // (a callback completed through the API) is not missed.
-            let notified = changed.notified();
-            let mut notified = std::pin::pin!(notified);
-            notified.as_mut().enable();
-            match self.service.next_step(arn)? {
-                NextStep::Finished(_) => return Ok(()),
-                NextStep::Invoke => {
-                    let function = self
-                        .service
-                        .with_execution(arn, |exec| exec.function_name().to_owned())?;
-                    let Some(target) = self.function(&function) else {
-                        let first = lock(&self.unserved).insert(arn.to_owned());
-                        // add_function adds the function, then clears
-                        // `unserved`: look again, or an execution parked just
-                        // after that clear would never be driven.
-                        if self.function(&function).is_some() {
-                            lock(&self.unserved).remove(arn);
-                            continue;
-                        }
-                        if first {
-                            tracing::warn!(
-                                %arn,
-                                function = %function,
-                                "the execution needs an invocation but its function is not served; \
-                                 add it (durable dev --function {function}=...) to resume it"
-                            );
-                        }
-                        return Ok(());
-                    };
-                    let invocation = self.service.begin_invocation(arn)?;
-                    let result = target
-                        .invoke(invocation.input, &invocation.request_id, self)
-                        .await;
-                    if let InvocationResult::Failed(error) = &result {
-                        tracing::warn!(
-                            %arn,
-                            error_type = error.error_type.as_deref().unwrap_or_default(),
-                            message = error.error_message.as_deref().unwrap_or_default(),
-                            "invocation failed"
-                        );
-                    }
-                    let next = self.service.complete_invocation(arn, result)?;
-                    if let NextStep::Finished(_) = next {
-                        self.emit(arn);
-                        return Ok(());
-                    }
-                    // Chained invokes started by this invocation need drivers.
-                    for child in self.service.running_chained_invokes(arn)? {
-                        self.drive(&child);
-                    }
-                }
-                NextStep::WaitUntil(due) => {
-                    tokio::select! {
-                        () = self.service.clock().sleep_until(due) => {
-                            self.service.fire_due_timers(arn)?;
-                        }
-                        () = notified => {}
-                    }
-                }
-                NextStep::Idle => {
-                    // A callback or a chained invoke: wait for a change (and
-                    // look again now and then, as a safety net).
-                    let _ = tokio::time::timeout(Duration::from_secs(5), notified).await;
-                }
-            }
-            // Ended by a stop or by a chained invoke's parent?
-            if self
-                .service
-                .with_execution(arn, |exec| exec.status().is_terminal())?
-            {
-                self.emit(arn);
-                return Ok(());
-            }
-        }
+        let host = DevHost { dev: self };
+        Driver::new(&self.service, &host)
+            .adopt_chained_invokes(false)
+            .wait_when_idle(Duration::from_secs(5))
+            .drive(arn)
+            .await?;
+        Ok(())
     }
 
     /// Emits the status-change event of `arn`'s current status, unless it
@@ -544,8 +484,74 @@ async fn scheduler(dev: Arc<Dev>) {
     }
 }
 
-/// The function name in a name, a `name:qualifier` or a function ARN.
-pub(crate) fn bare_function_name(name: &str) -> &str {
-    let bare = name.rsplit(":function:").next().unwrap_or(name);
-    bare.split(':').next().unwrap_or(bare)
+/// The server as the host of an execution's [`Driver`]: one driver task per
+/// execution; chained invokes get drivers of their own.
+struct DevHost<'a> {
+    dev: &'a Arc<Dev>,
+}
+
+impl DriverHost for DevHost<'_> {
+    fn serves(&self, arn: &str, function: &str) -> bool {
+        let dev = self.dev;
+        if dev.function(function).is_some() {
+            return true;
+        }
+        // Remembered first, then looked at again: add_function adds the
+        // function, then clears `unserved`, so an execution parked just
+        // after that clear is not left undriven.
+        let first = lock(&dev.unserved).insert(arn.to_owned());
+        if dev.function(function).is_some() {
+            lock(&dev.unserved).remove(arn);
+            return true;
+        }
+        if first {
+            tracing::warn!(
+                %arn,
+                function = %function,
+                "an execution needs an invocation but its function is not served; \
+                 add it (durable dev --function {function}=...) to resume it"
+            );
+        }
+        false
+    }
+
+    fn invoke<'b>(
+        &'b self,
+        function: &'b str,
+        invocation: Invocation,
+    ) -> BoxFuture<'b, InvocationResult> {
+        Box::pin(async move {
+            let Some(target) = self.dev.function(function) else {
+                return InvocationResult::Failed(ErrorObject::new(
+                    "ResourceNotFoundException",
+                    format!("Function not found: {function}"),
+                ));
+            };
+            let arn = invocation
+                .input
+                .durable_execution_arn
+                .clone()
+                .unwrap_or_default();
+            let result = target
+                .invoke(invocation.input, &invocation.request_id, self.dev)
+                .await;
+            if let InvocationResult::Failed(error) = &result {
+                tracing::warn!(
+                    %arn,
+                    error_type = error.error_type.as_deref().unwrap_or_default(),
+                    message = error.error_message.as_deref().unwrap_or_default(),
+                    "invocation failed"
+                );
+            }
+            result
+        })
+    }
+
+    fn status_changed(&self, arn: &str) {
+        self.dev.emit(arn);
+    }
+
+    fn chained_invoke_running(&self, arn: &str) {
+        self.dev.drive(arn);
+    }
 }

@@ -27,8 +27,8 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::{Dev, DevError, lock};
-use crate::service::{InvocationResult, RUNTIME_EXIT_ERROR};
+use crate::{Dev, DevError, lock};
+use durable_local::{InvocationResult, RUNTIME_EXIT_ERROR};
 
 /// The error type of an invocation cut off at the function timeout.
 pub const SANDBOX_TIMEDOUT: &str = "Sandbox.Timedout";
@@ -427,7 +427,7 @@ impl RuntimeHost {
                 ));
             }
         };
-        let deadline_ms = crate::clock::Clock::real()
+        let deadline_ms = durable_local::Clock::real()
             .now_ms()
             .saturating_add(i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX));
         let (reply, answer) = oneshot::channel();
