@@ -44,6 +44,7 @@ mod error;
 pub mod id;
 mod invocation;
 mod invoke;
+pub mod recorded;
 mod retry;
 mod serdes;
 mod step;
@@ -59,7 +60,7 @@ pub use batch::{
 };
 pub use callback::{
     CALLBACK_HEARTBEAT, CALLBACK_SUBMITTER, CALLBACK_SUBTYPE, CALLBACK_TIMEOUT, Callback,
-    CallbackError, CallbackErrorKind, CreateCallback, WAIT_FOR_CALLBACK_SUBTYPE, WaitForCallback,
+    CreateCallback, WAIT_FOR_CALLBACK_SUBTYPE, WaitForCallback,
 };
 pub use child::{CHILD_SUBTYPE, ChildContext, MAX_INLINE_CHILD_RESULT};
 pub use combinator::{ALL_FAILED, All, AllSettled, Any, COMBINATOR_SUBTYPE, Combinator, Race};
@@ -69,7 +70,11 @@ pub use condition::{
 pub use context::{DurableContext, LOG_TARGET, Logger, StepContext};
 pub use error::{DurableError, ErrorCodec, InvocationError, StepError, kinds};
 pub use invocation::{DurableHandler, InvocationConfig, MAX_INLINE_OUTPUT, run_invocation};
-pub use invoke::{CHAINED_INVOKE_SUBTYPE, Invoke, InvokeError, InvokeErrorKind};
+pub use invoke::{CHAINED_INVOKE_SUBTYPE, Invoke};
+pub use recorded::{
+    CallbackError, CallbackErrorKind, InvokeError, InvokeErrorKind, RecordedError,
+    RecordedErrorKind,
+};
 pub use retry::{Jitter, RetryDecision, RetryPolicy, RetryStrategy};
 pub use serdes::{FnSerdes, JsonSerdes, Serdes, SerdesContext};
 pub use step::{STEP_SUBTYPE, Step, StepBody, StepDefaults, StepSemantics};
@@ -86,8 +91,8 @@ pub mod __private {
 pub mod prelude {
     pub use crate::{
         BatchResult, Branch, Callback, CallbackError, CompletionConfig, DurableContext,
-        DurableError, InvokeError, Jitter, Nesting, RetryDecision, RetryPolicy, StepContext,
-        StepError, StepSemantics, WaitDecision, WaitStrategy,
+        DurableError, InvokeError, Jitter, Nesting, RecordedErrorKind, RetryDecision, RetryPolicy,
+        StepContext, StepError, StepSemantics, WaitDecision, WaitStrategy,
     };
     pub use std::time::Duration;
 }
