@@ -75,7 +75,7 @@ pub use recorded::{
     CallbackError, CallbackErrorKind, InvokeError, InvokeErrorKind, RecordedError,
     RecordedErrorKind,
 };
-pub use retry::{Jitter, RetryDecision, RetryPolicy, RetryStrategy};
+pub use retry::{Backoff, Jitter, RetryDecision, RetryPolicy, RetryStrategy};
 pub use serdes::{FnSerdes, JsonSerdes, Serdes, SerdesContext};
 pub use step::{STEP_SUBTYPE, Step, StepBody, StepDefaults, StepSemantics};
 pub use wait::{MAX_WAIT_SECONDS, WAIT_SUBTYPE, Wait};
