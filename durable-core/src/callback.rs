@@ -22,6 +22,9 @@ pub const CALLBACK_SUBTYPE: &str = "Callback";
 /// The SubType of the child context of `wait_for_callback`.
 pub const WAIT_FOR_CALLBACK_SUBTYPE: &str = "WaitForCallback";
 /// The error type the service records when a callback's timeout expires.
+/// Not to be confused with
+/// [`CALLBACK_TIMEOUT_EXCEPTION`](crate::CALLBACK_TIMEOUT_EXCEPTION), the
+/// error code of the callback APIs.
 pub const CALLBACK_TIMEOUT: &str = "Callback.Timeout";
 /// The error type the service records when a callback's heartbeat timeout expires.
 pub const CALLBACK_HEARTBEAT: &str = "Callback.Heartbeat";

@@ -11,7 +11,7 @@ use crate::backend::BoxFuture;
 use crate::context::{DurableContext, OpSlot, StepContext};
 use crate::engine::Halted;
 use crate::error::{ErrorCodec, kinds};
-use crate::retry::{Backoff, Jitter, whole_seconds};
+use crate::retry::{Backoff, Jitter, delay_seconds};
 use crate::serdes::{JsonSerdes, Serdes, SerdesContext};
 use crate::wire::{
     ErrorObject, OperationAction, OperationStatus, OperationType, OperationUpdate, StepOptions,
@@ -424,7 +424,7 @@ impl<W, S> WaitForCondition<'_, (), (), W, S> {
                 let mut update = self.plain_update(OperationAction::Retry);
                 update.payload = Some(payload);
                 update.step_options = Some(StepOptions {
-                    next_attempt_delay_seconds: whole_seconds(delay),
+                    next_attempt_delay_seconds: delay_seconds(delay),
                 });
                 core.checkpoint(update).await?;
                 self.ctx.suspend().await

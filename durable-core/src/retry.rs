@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::limits::MIN_RETRY_DELAY_SECONDS;
 use crate::wire::ErrorObject;
 
 /// What to do after a failed attempt.
@@ -172,7 +173,7 @@ impl Backoff {
         };
         // Beyond what a `Duration` holds: the longest delay the wire carries.
         let seconds =
-            Duration::try_from_secs_f64(jittered.max(0.0)).map_or(i32::MAX, whole_seconds);
+            Duration::try_from_secs_f64(jittered.max(0.0)).map_or(i32::MAX, delay_seconds);
         Duration::from_secs(u64::try_from(seconds).unwrap_or(1))
     }
 }
@@ -310,7 +311,14 @@ impl RetryPolicy {
     }
 }
 
-/// Rounds a delay up to whole seconds, at least one.
+/// A retry or poll delay as the service takes it: whole seconds, rounded up,
+/// at least [`MIN_RETRY_DELAY_SECONDS`].
+pub(crate) fn delay_seconds(delay: Duration) -> i32 {
+    whole_seconds(delay).max(MIN_RETRY_DELAY_SECONDS)
+}
+
+/// Rounds a duration up to whole seconds, at least one (the callbacks'
+/// timeouts, where zero would mean none, and the delays), at most `i32::MAX`.
 pub(crate) fn whole_seconds(delay: Duration) -> i32 {
     let secs = delay.as_secs_f64().ceil();
     if secs < 1.0 {
