@@ -46,6 +46,12 @@ pub struct BackendError {
 pub const INVALID_PARAMETER_VALUE: &str = "InvalidParameterValueException";
 /// The message prefix the service uses for a stale checkpoint token.
 pub const INVALID_CHECKPOINT_TOKEN: &str = "Invalid Checkpoint Token";
+/// The service's error code (an API exception) for a callback that can no
+/// longer be completed or heartbeated: it already succeeded, failed or timed
+/// out, or its execution ended (PROTOCOL §4.4). Not to be confused with
+/// [`CALLBACK_TIMEOUT`](crate::CALLBACK_TIMEOUT), the error type recorded on
+/// a callback whose timeout expired.
+pub const CALLBACK_TIMEOUT_EXCEPTION: &str = "CallbackTimeoutException";
 
 impl BackendError {
     /// An error the service answered with: its exception name (for example

@@ -11,7 +11,8 @@ use std::time::Duration;
 use crate::backend::BoxFuture;
 use crate::context::{DurableContext, OpSlot, StepContext};
 use crate::engine::Halted;
-use crate::error::{DurableError, ErrorCodec, StepError, kinds};
+use crate::error::{StepError, kinds};
+use crate::recorded::{CallbackError, CallbackErrorKind};
 use crate::retry::{RetryStrategy, whole_seconds};
 use crate::serdes::{JsonSerdes, Serdes, SerdesContext, SharedSerdes};
 use crate::wire::{CallbackOptions, ErrorObject, OperationAction, OperationStatus, OperationType};
@@ -21,124 +22,14 @@ pub const CALLBACK_SUBTYPE: &str = "Callback";
 /// The SubType of the child context of `wait_for_callback`.
 pub const WAIT_FOR_CALLBACK_SUBTYPE: &str = "WaitForCallback";
 /// The error type the service records when a callback's timeout expires.
+/// Not to be confused with
+/// [`CALLBACK_TIMEOUT_EXCEPTION`](crate::CALLBACK_TIMEOUT_EXCEPTION), the
+/// error code of the callback APIs.
 pub const CALLBACK_TIMEOUT: &str = "Callback.Timeout";
 /// The error type the service records when a callback's heartbeat timeout expires.
 pub const CALLBACK_HEARTBEAT: &str = "Callback.Heartbeat";
 /// The error type of a failed `wait_for_callback` submitter.
 pub const CALLBACK_SUBMITTER: &str = "CallbackSubmitterError";
-
-/// What went wrong with a callback.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CallbackErrorKind {
-    /// The external system reported a failure (its type, message and data
-    /// are on the error).
-    Failed,
-    /// The callback's timeout expired.
-    TimedOut,
-    /// No heartbeat arrived within the heartbeat timeout.
-    HeartbeatTimedOut,
-    /// The submitter of `wait_for_callback` failed (after its retries).
-    SubmitterFailed,
-    /// The result sent does not deserialize into the expected type.
-    InvalidResult,
-}
-
-/// A callback that did not succeed. It keeps the recorded error type,
-/// message and data (for example `RejectedError: not approved`, or
-/// `Callback.Timeout`), so it reads the same on every replay.
-#[derive(Clone, PartialEq, Eq)]
-pub struct CallbackError {
-    kind: CallbackErrorKind,
-    error: ErrorObject,
-}
-
-impl CallbackError {
-    fn new(kind: CallbackErrorKind, error: ErrorObject) -> Self {
-        Self { kind, error }
-    }
-
-    fn from_record(error: ErrorObject) -> Self {
-        let kind = match error.error_type.as_deref() {
-            Some(CALLBACK_TIMEOUT) => CallbackErrorKind::TimedOut,
-            Some(CALLBACK_HEARTBEAT) => CallbackErrorKind::HeartbeatTimedOut,
-            Some(CALLBACK_SUBMITTER) => CallbackErrorKind::SubmitterFailed,
-            Some(kinds::CALLBACK_RESULT) => CallbackErrorKind::InvalidResult,
-            _ => CallbackErrorKind::Failed,
-        };
-        Self { kind, error }
-    }
-
-    /// What went wrong.
-    pub fn kind(&self) -> CallbackErrorKind {
-        self.kind
-    }
-
-    /// Whether the callback timed out (either timeout).
-    pub fn is_timeout(&self) -> bool {
-        matches!(
-            self.kind,
-            CallbackErrorKind::TimedOut | CallbackErrorKind::HeartbeatTimedOut
-        )
-    }
-
-    /// The recorded error type.
-    pub fn error_type(&self) -> &str {
-        self.error.error_type.as_deref().unwrap_or("CallbackError")
-    }
-
-    /// The recorded message.
-    pub fn message(&self) -> &str {
-        self.error.error_message.as_deref().unwrap_or_default()
-    }
-
-    /// The recorded data, if any.
-    pub fn data(&self) -> Option<&str> {
-        self.error.error_data.as_deref()
-    }
-
-    /// The error as the service stores it.
-    pub fn to_error_object(&self) -> ErrorObject {
-        self.error.clone()
-    }
-}
-
-impl fmt::Display for CallbackError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "callback failed: {}", self.error)
-    }
-}
-
-impl fmt::Debug for CallbackError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CallbackError")
-            .field("kind", &self.kind)
-            .field("error", &self.error)
-            .finish()
-    }
-}
-
-impl ErrorCodec for CallbackError {
-    fn encode(&self) -> ErrorObject {
-        self.error.clone()
-    }
-
-    fn decode(error: &ErrorObject) -> Result<Self, String> {
-        Ok(Self::from_record(error.clone()))
-    }
-}
-
-impl From<CallbackError> for DurableError {
-    fn from(error: CallbackError) -> Self {
-        DurableError::from_error_object(&error.error)
-    }
-}
-
-impl From<CallbackError> for StepError {
-    fn from(error: CallbackError) -> Self {
-        StepError::from_error_object(&error.error)
-    }
-}
 
 /// A callback being created. Created by [`DurableContext::create_callback`];
 /// awaiting it gives the [`Callback`] handle.

@@ -8,6 +8,7 @@ use crate::backend::BoxFuture;
 use crate::context::{DurableContext, OpSlot};
 use crate::engine::Halted;
 use crate::error::{ErrorCodec, kinds};
+use crate::limits::MAX_INLINE_CHILD_RESULT;
 use crate::serdes::{JsonSerdes, Serdes, SerdesContext};
 use crate::wire::{
     ContextOptions, ErrorObject, OperationAction, OperationStatus, OperationType, OperationUpdate,
@@ -15,9 +16,6 @@ use crate::wire::{
 
 /// The SubType of plain child contexts.
 pub const CHILD_SUBTYPE: &str = "RunInChildContext";
-/// Results larger than this many bytes are not stored; replay re-runs the
-/// children to rebuild them (`ReplayChildren`).
-pub const MAX_INLINE_CHILD_RESULT: usize = 256 * 1024;
 
 /// A child context, ready to be configured and awaited. Created by
 /// [`DurableContext::run_in_child_context`].

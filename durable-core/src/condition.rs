@@ -11,7 +11,7 @@ use crate::backend::BoxFuture;
 use crate::context::{DurableContext, OpSlot, StepContext};
 use crate::engine::Halted;
 use crate::error::{ErrorCodec, kinds};
-use crate::retry::{Jitter, whole_seconds};
+use crate::retry::{Backoff, Jitter, delay_seconds};
 use crate::serdes::{JsonSerdes, Serdes, SerdesContext};
 use crate::wire::{
     ErrorObject, OperationAction, OperationStatus, OperationType, OperationUpdate, StepOptions,
@@ -51,10 +51,7 @@ impl<S, F: Fn(&S, u32) -> WaitDecision + Send + Sync> WaitStrategyFn<S> for F {
 pub struct WaitStrategy<S> {
     done: Arc<dyn Fn(&S) -> bool + Send + Sync>,
     max_attempts: u32,
-    initial_delay: Duration,
-    max_delay: Duration,
-    backoff_rate: f64,
-    jitter: Jitter,
+    backoff: Backoff,
 }
 
 impl<S> WaitStrategy<S> {
@@ -63,10 +60,7 @@ impl<S> WaitStrategy<S> {
         Self {
             done: Arc::new(done),
             max_attempts: 60,
-            initial_delay: Duration::from_secs(5),
-            max_delay: Duration::from_secs(300),
-            backoff_rate: 1.5,
-            jitter: Jitter::Full,
+            backoff: Backoff::exponential(Duration::from_secs(5), 1.5, Duration::from_secs(300)),
         }
     }
 
@@ -80,32 +74,28 @@ impl<S> WaitStrategy<S> {
     /// The delay after the first check.
     #[must_use]
     pub fn initial_delay(mut self, delay: Duration) -> Self {
-        self.initial_delay = delay;
+        self.backoff = self.backoff.initial_delay(delay);
         self
     }
 
     /// The longest delay.
     #[must_use]
     pub fn max_delay(mut self, delay: Duration) -> Self {
-        self.max_delay = delay;
+        self.backoff = self.backoff.max_delay(delay);
         self
     }
 
     /// The factor between consecutive delays.
     #[must_use]
     pub fn backoff_rate(mut self, rate: f64) -> Self {
-        self.backoff_rate = if rate.is_finite() && rate > 0.0 {
-            rate
-        } else {
-            1.0
-        };
+        self.backoff = self.backoff.rate(rate);
         self
     }
 
     /// How delays are randomized.
     #[must_use]
     pub fn jitter(mut self, jitter: Jitter) -> Self {
-        self.jitter = jitter;
+        self.backoff = self.backoff.jitter(jitter);
         self
     }
 }
@@ -121,19 +111,7 @@ impl<S> WaitStrategyFn<S> for WaitStrategy<S> {
                 self.max_attempts
             ));
         }
-        let exponent = i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX);
-        let raw = self.initial_delay.as_secs_f64() * self.backoff_rate.powi(exponent);
-        let base = if raw.is_finite() {
-            raw.min(self.max_delay.as_secs_f64())
-        } else {
-            self.max_delay.as_secs_f64()
-        };
-        let jittered = match self.jitter {
-            Jitter::None => base,
-            Jitter::Full => rand::random::<f64>() * base,
-            Jitter::Half => base / 2.0 + rand::random::<f64>() * base / 2.0,
-        };
-        WaitDecision::WaitAgain(Duration::from_secs_f64(jittered.max(0.0)))
+        WaitDecision::WaitAgain(self.backoff.delay(attempt))
     }
 }
 
@@ -446,7 +424,7 @@ impl<W, S> WaitForCondition<'_, (), (), W, S> {
                 let mut update = self.plain_update(OperationAction::Retry);
                 update.payload = Some(payload);
                 update.step_options = Some(StepOptions {
-                    next_attempt_delay_seconds: whole_seconds(delay),
+                    next_attempt_delay_seconds: delay_seconds(delay),
                 });
                 core.checkpoint(update).await?;
                 self.ctx.suspend().await
@@ -478,5 +456,45 @@ where
                 Err(Halted) => std::future::pending().await,
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(decision: WaitDecision) -> u64 {
+        match decision {
+            WaitDecision::WaitAgain(delay) => delay.as_secs(),
+            other => panic!("expected a wait, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_wait_strategy_checks_first_then_backs_off_then_gives_up() {
+        let exact = WaitStrategy::until(|n: &u32| *n >= 10)
+            .max_attempts(4)
+            .jitter(Jitter::None);
+        assert_eq!(exact.decide(&10, 4), WaitDecision::Done);
+        // The defaults: 5 s, ×1.5, rounded up to whole seconds.
+        assert_eq!(
+            (1..=3)
+                .map(|n| secs(exact.decide(&0, n)))
+                .collect::<Vec<_>>(),
+            [5, 8, 12]
+        );
+        assert!(matches!(exact.decide(&0, 4), WaitDecision::GiveUp(_)));
+        let capped = WaitStrategy::until(|_: &u32| false)
+            .initial_delay(Duration::from_millis(300))
+            .backoff_rate(100.0)
+            .max_delay(Duration::from_secs(20))
+            .jitter(Jitter::None);
+        assert_eq!(secs(capped.decide(&0, 1)), 1);
+        assert_eq!(secs(capped.decide(&0, 3)), 20);
+        // Full jitter by default: 1 s to the computed delay.
+        let jittered = WaitStrategy::until(|_: &u32| false);
+        for _ in 0..200 {
+            assert!((1..=8).contains(&secs(jittered.decide(&0, 2))));
+        }
     }
 }

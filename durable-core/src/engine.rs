@@ -16,12 +16,8 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::backend::Backend;
 use crate::error::{InvocationError, kinds};
+use crate::limits::{MAX_BATCH_BYTES, MAX_BATCH_UPDATES};
 use crate::wire::{ErrorObject, Operation, OperationType, OperationUpdate};
-
-/// Most updates in one checkpoint call (PROTOCOL §7).
-pub(crate) const MAX_BATCH_UPDATES: usize = 250;
-/// Most bytes of updates in one checkpoint call (PROTOCOL §7, §11).
-pub(crate) const MAX_BATCH_BYTES: usize = 750 * 1024;
 
 /// Why the invocation must stop now, whatever user code is doing.
 #[derive(Clone, Debug)]

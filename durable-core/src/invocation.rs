@@ -11,14 +11,11 @@ use crate::backend::Backend;
 use crate::context::DurableContext;
 use crate::engine::{ExecutionCore, Halt};
 use crate::error::{DurableError, ErrorCodec, InvocationError, kinds};
+use crate::limits::MAX_INLINE_OUTPUT;
 use crate::wire::{
     ErrorObject, InvocationInput, InvocationOutput, InvocationStatus, Operation, OperationAction,
     OperationType, OperationUpdate,
 };
-
-/// The largest output a handler may return inline: 6 MiB − 50 bytes. A larger
-/// result is checkpointed and an empty `Result` returned (PROTOCOL §2.2).
-pub const MAX_INLINE_OUTPUT: usize = 6 * 1024 * 1024 - 50;
 
 /// A durable handler: `async fn(event, ctx) -> Result<T, DurableError>`.
 ///

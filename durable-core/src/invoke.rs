@@ -1,7 +1,6 @@
 //! `ctx.invoke(..)`: a chained invoke of another durable function, by name or
 //! ARN, suspended until it ends (PROTOCOL §8.6).
 
-use std::fmt;
 use std::future::IntoFuture;
 use std::marker::PhantomData;
 
@@ -10,7 +9,8 @@ use serde::Serialize;
 use crate::backend::BoxFuture;
 use crate::context::{DurableContext, OpSlot};
 use crate::engine::Halted;
-use crate::error::{DurableError, ErrorCodec, StepError, kinds};
+use crate::error::kinds;
+use crate::recorded::{InvokeError, InvokeErrorKind};
 use crate::serdes::{JsonSerdes, Serdes, SerdesContext};
 use crate::wire::{
     ChainedInvokeOptions, ErrorObject, OperationAction, OperationStatus, OperationType,
@@ -18,94 +18,6 @@ use crate::wire::{
 
 /// The SubType of chained invokes.
 pub const CHAINED_INVOKE_SUBTYPE: &str = "ChainedInvoke";
-
-/// How a chained invoke ended, when it did not succeed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum InvokeErrorKind {
-    /// The invoked execution failed (or could not start).
-    Failed,
-    /// It timed out.
-    TimedOut,
-    /// It was stopped.
-    Stopped,
-    /// Its result does not deserialize into the expected type.
-    InvalidResult,
-}
-
-/// A chained invoke that did not succeed, with the invoked function's error.
-#[derive(Clone, PartialEq, Eq)]
-pub struct InvokeError {
-    kind: InvokeErrorKind,
-    error: ErrorObject,
-}
-
-impl InvokeError {
-    /// How it ended.
-    pub fn kind(&self) -> InvokeErrorKind {
-        self.kind
-    }
-
-    /// The recorded error type (the invoked function's).
-    pub fn error_type(&self) -> &str {
-        self.error.error_type.as_deref().unwrap_or("InvokeError")
-    }
-
-    /// The recorded message.
-    pub fn message(&self) -> &str {
-        self.error.error_message.as_deref().unwrap_or_default()
-    }
-
-    /// The recorded data, if any.
-    pub fn data(&self) -> Option<&str> {
-        self.error.error_data.as_deref()
-    }
-
-    /// The error as the service stores it.
-    pub fn to_error_object(&self) -> ErrorObject {
-        self.error.clone()
-    }
-}
-
-impl fmt::Display for InvokeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "chained invoke {:?}: {}", self.kind, self.error)
-    }
-}
-
-impl fmt::Debug for InvokeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InvokeError")
-            .field("kind", &self.kind)
-            .field("error", &self.error)
-            .finish()
-    }
-}
-
-impl ErrorCodec for InvokeError {
-    fn encode(&self) -> ErrorObject {
-        self.error.clone()
-    }
-
-    fn decode(error: &ErrorObject) -> Result<Self, String> {
-        Ok(Self {
-            kind: InvokeErrorKind::Failed,
-            error: error.clone(),
-        })
-    }
-}
-
-impl From<InvokeError> for DurableError {
-    fn from(error: InvokeError) -> Self {
-        DurableError::from_error_object(&error.error)
-    }
-}
-
-impl From<InvokeError> for StepError {
-    fn from(error: InvokeError) -> Self {
-        StepError::from_error_object(&error.error)
-    }
-}
 
 /// A chained invoke, ready to be configured and awaited. Created by
 /// [`DurableContext::invoke`].
@@ -245,19 +157,21 @@ impl<O, S: Serdes<O>> Invoke<O, S> {
                 Ok(self
                     .serdes
                     .deserialize(result.as_deref(), cx)
-                    .map_err(|why| InvokeError {
-                        kind: InvokeErrorKind::InvalidResult,
-                        error: ErrorObject::new(
-                            kinds::SERIALIZATION,
-                            format!(
-                                "the result of {} does not deserialize into {}: {why}",
-                                self.function_name,
-                                std::any::type_name::<O>()
+                    .map_err(|why| {
+                        InvokeError::new(
+                            InvokeErrorKind::InvalidResult,
+                            ErrorObject::new(
+                                kinds::SERIALIZATION,
+                                format!(
+                                    "the result of {} does not deserialize into {}: {why}",
+                                    self.function_name,
+                                    std::any::type_name::<O>()
+                                ),
                             ),
-                        ),
+                        )
                     }))
             }
-            Some(Seen::Ended(kind, error)) => Ok(Err(InvokeError { kind, error })),
+            Some(Seen::Ended(kind, error)) => Ok(Err(InvokeError::new(kind, error))),
             Some(Seen::Running) | None => {
                 self.ctx.mark_new();
                 self.ctx.suspend().await

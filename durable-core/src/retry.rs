@@ -1,4 +1,5 @@
-//! Retry strategies for steps (PROTOCOL §9).
+//! Retry strategies for steps, and the back-off they share with
+//! `wait_for_condition`'s wait strategy (PROTOCOL §9).
 //!
 //! A strategy looks at the error of the attempt that just failed and the
 //! number of attempts made so far, and says whether to try again and after
@@ -8,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::limits::MIN_RETRY_DELAY_SECONDS;
 use crate::wire::ErrorObject;
 
 /// What to do after a failed attempt.
@@ -46,16 +48,142 @@ pub enum Jitter {
     Half,
 }
 
+/// A back-off: the delay before the next attempt, from `initial_delay`
+/// growing by `rate` per attempt (or by a fixed step, for
+/// [`RetryPolicy::linear`]) up to `max_delay`, randomized by a [`Jitter`],
+/// and rounded up to whole seconds, at least one (PROTOCOL §9).
+///
+/// [`RetryPolicy`] and [`WaitStrategy`](crate::WaitStrategy) compute their
+/// delays with it; a closure strategy may too:
+///
+/// ```
+/// # use durable_core::{Backoff, Jitter, RetryDecision, RetryStrategy};
+/// # use durable_core::wire::ErrorObject;
+/// # use std::time::Duration;
+/// let backoff = Backoff::exponential(Duration::from_secs(2), 3.0, Duration::from_secs(10))
+///     .jitter(Jitter::None);
+/// assert_eq!(backoff.delay(1), Duration::from_secs(2));
+/// assert_eq!(backoff.delay(2), Duration::from_secs(6));
+/// assert_eq!(backoff.delay(3), Duration::from_secs(10));
+///
+/// let strategy = move |_: &ErrorObject, attempt: u32| {
+///     if attempt < 4 { RetryDecision::RetryAfter(backoff.delay(attempt)) } else { RetryDecision::Stop }
+/// };
+/// # let _ = strategy.decide(&ErrorObject::new("E", ""), 1);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Backoff {
+    initial_delay: Duration,
+    max_delay: Duration,
+    rate: f64,
+    jitter: Jitter,
+    /// Linear growth, `initial + step·(attempt − 1)`; `rate` is then unused.
+    linear_step: Option<Duration>,
+}
+
+/// A back-off rate as configured: finite and positive, else 1 (no growth).
+fn valid_rate(rate: f64) -> f64 {
+    if rate.is_finite() && rate > 0.0 {
+        rate
+    } else {
+        1.0
+    }
+}
+
+impl Backoff {
+    /// `initial_delay · rate^(attempt − 1)`, at most `max_delay`, with full
+    /// jitter (change it with [`jitter`](Self::jitter)). A rate that is not
+    /// finite and positive is taken as 1.
+    pub fn exponential(initial_delay: Duration, rate: f64, max_delay: Duration) -> Self {
+        Self {
+            initial_delay,
+            max_delay,
+            rate: valid_rate(rate),
+            jitter: Jitter::Full,
+            linear_step: None,
+        }
+    }
+
+    /// `initial_delay + step · (attempt − 1)`, at most `max_delay`, no jitter.
+    pub(crate) fn linear(initial_delay: Duration, step: Duration, max_delay: Duration) -> Self {
+        Self {
+            initial_delay,
+            max_delay,
+            rate: 1.0,
+            jitter: Jitter::None,
+            linear_step: Some(step),
+        }
+    }
+
+    /// The delay after the first attempt.
+    #[must_use]
+    pub fn initial_delay(mut self, delay: Duration) -> Self {
+        self.initial_delay = delay;
+        self
+    }
+
+    /// The longest delay (before jitter).
+    #[must_use]
+    pub fn max_delay(mut self, delay: Duration) -> Self {
+        self.max_delay = delay;
+        self
+    }
+
+    /// The factor between consecutive delays (taken as 1 unless finite and
+    /// positive).
+    #[must_use]
+    pub fn rate(mut self, rate: f64) -> Self {
+        self.rate = valid_rate(rate);
+        self
+    }
+
+    /// How the delay is randomized.
+    #[must_use]
+    pub fn jitter(mut self, jitter: Jitter) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// The delay after attempt `attempt` (1-based: the attempt that just
+    /// ran), before jitter, in seconds.
+    fn base_secs(&self, attempt: u32) -> f64 {
+        let initial = self.initial_delay.as_secs_f64();
+        let raw = match self.linear_step {
+            Some(step) => initial + step.as_secs_f64() * f64::from(attempt.saturating_sub(1)),
+            None => {
+                let exponent = i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX);
+                initial * self.rate.powi(exponent)
+            }
+        };
+        if raw.is_finite() {
+            raw.min(self.max_delay.as_secs_f64())
+        } else {
+            self.max_delay.as_secs_f64()
+        }
+    }
+
+    /// The delay after attempt `attempt` (1-based: the attempt that just
+    /// ran): jittered, then rounded up to whole seconds, at least one.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let base = self.base_secs(attempt);
+        let jittered = match self.jitter {
+            Jitter::None => base,
+            Jitter::Full => rand::random::<f64>() * base,
+            Jitter::Half => base / 2.0 + rand::random::<f64>() * base / 2.0,
+        };
+        // Beyond what a `Duration` holds: the longest delay the wire carries.
+        let seconds =
+            Duration::try_from_secs_f64(jittered.max(0.0)).map_or(i32::MAX, delay_seconds);
+        Duration::from_secs(u64::try_from(seconds).unwrap_or(1))
+    }
+}
+
 /// The configurable retry strategy: attempts, exponential back-off with a
 /// cap, jitter, and optional filters on the error's type or message.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RetryPolicy {
     max_attempts: u32,
-    initial_delay: Duration,
-    max_delay: Duration,
-    backoff_rate: f64,
-    jitter: Jitter,
-    linear_step: Option<Duration>,
+    backoff: Backoff,
     retryable_types: Vec<String>,
     retryable_messages: Vec<String>,
 }
@@ -67,11 +195,7 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
             max_attempts: 6,
-            initial_delay: Duration::from_secs(5),
-            max_delay: Duration::from_secs(60),
-            backoff_rate: 2.0,
-            jitter: Jitter::Full,
-            linear_step: None,
+            backoff: Backoff::exponential(Duration::from_secs(5), 2.0, Duration::from_secs(60)),
             retryable_types: Vec::new(),
             retryable_messages: Vec::new(),
         }
@@ -92,19 +216,16 @@ impl RetryPolicy {
     pub fn exponential() -> Self {
         Self {
             max_attempts: 3,
-            max_delay: Duration::from_secs(300),
             ..Self::default()
         }
+        .max_delay(Duration::from_secs(300))
     }
 
     /// The same delay every time: 5 attempts, no jitter.
     pub fn fixed(delay: Duration) -> Self {
         Self {
             max_attempts: 5,
-            initial_delay: delay,
-            max_delay: delay,
-            backoff_rate: 1.0,
-            jitter: Jitter::None,
+            backoff: Backoff::exponential(delay, 1.0, delay).jitter(Jitter::None),
             ..Self::default()
         }
     }
@@ -114,11 +235,11 @@ impl RetryPolicy {
     pub fn linear() -> Self {
         Self {
             max_attempts: 6,
-            initial_delay: Duration::from_secs(1),
-            max_delay: Duration::from_secs(300),
-            backoff_rate: 1.0,
-            jitter: Jitter::None,
-            linear_step: Some(Duration::from_secs(1)),
+            backoff: Backoff::linear(
+                Duration::from_secs(1),
+                Duration::from_secs(1),
+                Duration::from_secs(300),
+            ),
             ..Self::default()
         }
     }
@@ -133,32 +254,28 @@ impl RetryPolicy {
     /// The delay before the second attempt.
     #[must_use]
     pub fn initial_delay(mut self, delay: Duration) -> Self {
-        self.initial_delay = delay;
+        self.backoff = self.backoff.initial_delay(delay);
         self
     }
 
     /// The longest delay.
     #[must_use]
     pub fn max_delay(mut self, delay: Duration) -> Self {
-        self.max_delay = delay;
+        self.backoff = self.backoff.max_delay(delay);
         self
     }
 
     /// The factor between consecutive delays.
     #[must_use]
     pub fn backoff_rate(mut self, rate: f64) -> Self {
-        self.backoff_rate = if rate.is_finite() && rate > 0.0 {
-            rate
-        } else {
-            1.0
-        };
+        self.backoff = self.backoff.rate(rate);
         self
     }
 
     /// How the delay is randomized.
     #[must_use]
     pub fn jitter(mut self, jitter: Jitter) -> Self {
-        self.jitter = jitter;
+        self.backoff = self.backoff.jitter(jitter);
         self
     }
 
@@ -192,26 +309,16 @@ impl RetryPolicy {
         });
         type_ok || message_ok
     }
-
-    /// The delay before attempt `attempt + 1`, before jitter, in seconds.
-    fn base_delay_secs(&self, attempt: u32) -> f64 {
-        let initial = self.initial_delay.as_secs_f64();
-        let raw = match self.linear_step {
-            Some(step) => initial + step.as_secs_f64() * f64::from(attempt.saturating_sub(1)),
-            None => {
-                let exponent = i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX);
-                initial * self.backoff_rate.powi(exponent)
-            }
-        };
-        if raw.is_finite() {
-            raw.min(self.max_delay.as_secs_f64())
-        } else {
-            self.max_delay.as_secs_f64()
-        }
-    }
 }
 
-/// Rounds a delay up to whole seconds, at least one.
+/// A retry or poll delay as the service takes it: whole seconds, rounded up,
+/// at least [`MIN_RETRY_DELAY_SECONDS`].
+pub(crate) fn delay_seconds(delay: Duration) -> i32 {
+    whole_seconds(delay).max(MIN_RETRY_DELAY_SECONDS)
+}
+
+/// Rounds a duration up to whole seconds, at least one (the callbacks'
+/// timeouts, where zero would mean none, and the delays), at most `i32::MAX`.
 pub(crate) fn whole_seconds(delay: Duration) -> i32 {
     let secs = delay.as_secs_f64().ceil();
     if secs < 1.0 {
@@ -230,15 +337,7 @@ impl RetryStrategy for RetryPolicy {
         if attempt >= self.max_attempts || !self.matches_filters(error) {
             return RetryDecision::Stop;
         }
-        let base = self.base_delay_secs(attempt);
-        let jittered = match self.jitter {
-            Jitter::None => base,
-            Jitter::Full => rand::random::<f64>() * base,
-            Jitter::Half => base / 2.0 + rand::random::<f64>() * base / 2.0,
-        };
-        RetryDecision::RetryAfter(Duration::from_secs(
-            u64::try_from(whole_seconds(Duration::from_secs_f64(jittered.max(0.0)))).unwrap_or(1),
-        ))
+        RetryDecision::RetryAfter(self.backoff.delay(attempt))
     }
 }
 
@@ -325,6 +424,59 @@ mod tests {
             p.decide(&ErrorObject::new("Other", "we were throttled"), 1),
             RetryDecision::RetryAfter(_)
         ));
+    }
+
+    #[test]
+    fn backoff_grows_caps_rounds_up_and_jitters_within_its_bounds() {
+        let secs = |b: Backoff, attempt| b.delay(attempt).as_secs();
+        let exact = Backoff::exponential(Duration::from_secs(2), 3.0, Duration::from_secs(10))
+            .jitter(Jitter::None);
+        assert_eq!(
+            (1..=4).map(|n| secs(exact, n)).collect::<Vec<_>>(),
+            [2, 6, 10, 10]
+        );
+        // Attempt 0 counts as the first.
+        assert_eq!(secs(exact, 0), 2);
+        // ×1.5 from 5 s: 5, 7.5 and 11.25 round up.
+        let wait = Backoff::exponential(Duration::from_secs(5), 1.5, Duration::from_secs(300))
+            .jitter(Jitter::None);
+        assert_eq!(
+            (1..=3).map(|n| secs(wait, n)).collect::<Vec<_>>(),
+            [5, 8, 12]
+        );
+        let linear = Backoff::linear(
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+            Duration::from_secs(3),
+        );
+        assert_eq!(
+            (1..=5).map(|n| secs(linear, n)).collect::<Vec<_>>(),
+            [1, 2, 3, 3, 3]
+        );
+        // Sub-second delays, and a zero delay, are one second.
+        let tiny = exact.initial_delay(Duration::from_millis(10));
+        assert_eq!(secs(tiny, 1), 1);
+        assert_eq!(secs(tiny.initial_delay(Duration::ZERO), 1), 1);
+        // A rate that is not finite and positive means no growth.
+        for rate in [0.0, -2.0, f64::NAN, f64::INFINITY] {
+            assert_eq!(secs(exact.rate(rate), 3), 2, "rate {rate}");
+        }
+        // A growth past any Duration stops at the cap; a cap past what the
+        // wire carries is the wire's longest delay.
+        assert_eq!(secs(exact, u32::MAX), 10);
+        let huge = exact.max_delay(Duration::MAX);
+        assert_eq!(secs(huge, u32::MAX), u64::try_from(i32::MAX).unwrap());
+        // Full jitter: 1..=base; half: base/2..=base.
+        let full = exact.jitter(Jitter::Full);
+        let half = exact.jitter(Jitter::Half);
+        for _ in 0..200 {
+            assert!((1..=6).contains(&secs(full, 2)));
+            assert!((3..=6).contains(&secs(half, 2)));
+        }
+        assert_eq!(
+            Backoff::exponential(Duration::ZERO, 2.0, Duration::ZERO).jitter,
+            Jitter::Full
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::backend::BoxFuture;
 use crate::context::{DurableContext, OpSlot, StepContext};
 use crate::engine::Halted;
 use crate::error::{ErrorCodec, kinds};
-use crate::retry::{RetryDecision, RetryPolicy, RetryStrategy, whole_seconds};
+use crate::retry::{RetryDecision, RetryPolicy, RetryStrategy, delay_seconds};
 use crate::serdes::{JsonSerdes, Serdes, SerdesContext};
 use crate::wire::{
     ErrorObject, OperationAction, OperationStatus, OperationType, OperationUpdate, StepOptions,
@@ -460,7 +460,7 @@ impl<S> StepRun<S> {
                 let mut update = self.update(OperationAction::Retry);
                 update.error = Some(error);
                 update.step_options = Some(StepOptions {
-                    next_attempt_delay_seconds: whole_seconds(delay),
+                    next_attempt_delay_seconds: delay_seconds(delay),
                 });
                 self.ctx.core().checkpoint(update).await?;
                 self.suspend().await

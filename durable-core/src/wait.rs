@@ -8,12 +8,11 @@ use crate::backend::BoxFuture;
 use crate::context::{DurableContext, OpSlot};
 use crate::engine::Halted;
 use crate::error::kinds;
+use crate::limits::{MAX_WAIT_SECONDS, MIN_WAIT_SECONDS};
 use crate::wire::{OperationAction, OperationStatus, OperationType, WaitOptions};
 
 /// The SubType of waits.
 pub const WAIT_SUBTYPE: &str = "Wait";
-/// The longest wait the service accepts, in seconds (366 days).
-pub const MAX_WAIT_SECONDS: u64 = 31_622_400;
 
 /// A wait, ready to be named and awaited. Created by [`DurableContext::wait`].
 #[must_use = "a wait does nothing until it is awaited"]
@@ -48,15 +47,23 @@ impl Wait {
         self
     }
 
+    /// The duration in whole seconds, rounded up, if the service accepts it.
     fn seconds(&self) -> Result<i32, String> {
-        let whole = self.duration.as_secs() + u64::from(self.duration.subsec_nanos() > 0);
-        if self.duration < Duration::from_secs(1) || whole > MAX_WAIT_SECONDS {
-            return Err(format!(
-                "wait {} asks for {:?}; a wait lasts from 1 second to {MAX_WAIT_SECONDS} seconds",
-                self.slot.id, self.duration
-            ));
-        }
-        i32::try_from(whole).map_err(|e| e.to_string())
+        let shortest = Duration::from_secs(MIN_WAIT_SECONDS.unsigned_abs().into());
+        let whole = self
+            .duration
+            .as_secs()
+            .saturating_add(u64::from(self.duration.subsec_nanos() > 0));
+        i32::try_from(whole)
+            .ok()
+            .filter(|whole| self.duration >= shortest && *whole <= MAX_WAIT_SECONDS)
+            .ok_or_else(|| {
+                format!(
+                    "wait {} asks for {:?}; a wait lasts from {MIN_WAIT_SECONDS} second to \
+                     {MAX_WAIT_SECONDS} seconds",
+                    self.slot.id, self.duration
+                )
+            })
     }
 
     async fn execute(self) -> Result<(), Halted> {

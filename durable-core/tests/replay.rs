@@ -385,7 +385,7 @@ async fn concurrent_updates_are_batched_within_the_limits() {
     let batches = fake.batches();
     assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), 600);
     assert!(
-        batches.iter().all(|b| b.len() <= 250),
+        batches.iter().all(|b| b.len() <= limits::MAX_BATCH_UPDATES),
         "{:?}",
         batches.iter().map(Vec::len).collect::<Vec<_>>()
     );
@@ -537,6 +537,42 @@ async fn invalid_wait_durations_fail_before_any_checkpoint() {
     let out = invoke(&fake, &handler, "{}").await.unwrap();
     assert_eq!(error_type(&out), kinds::VALIDATION);
     assert!(fake.batches().is_empty());
+}
+
+#[tokio::test]
+async fn waits_are_whole_seconds_within_the_service_limits() {
+    let max = u64::from(limits::MAX_WAIT_SECONDS.unsigned_abs());
+    for (duration, recorded) in [
+        (Duration::from_millis(999), None),
+        (Duration::from_secs(1), Some(limits::MIN_WAIT_SECONDS)),
+        (Duration::from_millis(1500), Some(2)),
+        (Duration::from_secs(max), Some(limits::MAX_WAIT_SECONDS)),
+        (Duration::from_secs(max) + Duration::from_nanos(1), None),
+        (Duration::MAX, None),
+    ] {
+        let fake = Arc::new(Fake::default());
+        let handler = move |_: serde_json::Value, ctx: DurableContext| async move {
+            ctx.wait(duration).await;
+            Ok::<_, DurableError>(())
+        };
+        let out = invoke(&fake, &handler, "{}").await.unwrap();
+        let sent: Vec<_> = fake
+            .batches()
+            .concat()
+            .iter()
+            .filter_map(|u| u.wait_options.as_ref().map(|w| w.wait_seconds))
+            .collect();
+        match recorded {
+            Some(seconds) => {
+                assert_eq!(out, InvocationOutput::pending(), "{duration:?}");
+                assert_eq!(sent, [seconds], "{duration:?}");
+            }
+            None => {
+                assert_eq!(error_type(&out), kinds::VALIDATION, "{duration:?}");
+                assert!(sent.is_empty(), "{duration:?}");
+            }
+        }
+    }
 }
 
 #[tokio::test]

@@ -6,15 +6,13 @@ use aws_sdk_lambda::Client;
 use aws_sdk_lambda::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::types as aws;
 use aws_smithy_types::DateTime;
+use durable_core::limits::MAX_PAGE_ITEMS;
 use durable_core::wire::{
     CallbackDetails, ChainedInvokeDetails, CheckpointResponse, ContextDetails, ErrorObject,
     ExecutionDetails, ExecutionState, Operation, OperationStatus, OperationType, OperationUpdate,
     StepDetails, WaitDetails,
 };
 use durable_core::{Backend, BackendError, BoxFuture};
-
-/// Most records one state page may hold (the API's maximum).
-const PAGE_SIZE: i32 = 1000;
 
 /// The service, reached through `aws-sdk-lambda`.
 ///
@@ -275,7 +273,7 @@ impl Backend for LambdaBackend {
                 .durable_execution_arn(execution_arn)
                 .checkpoint_token(token)
                 .marker(marker)
-                .max_items(PAGE_SIZE)
+                .max_items(MAX_PAGE_ITEMS)
                 .send()
                 .await
                 .map_err(backend_error)?;

@@ -6,6 +6,7 @@ use aws_sdk_lambda::Client;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use durable_core::BackendError;
+use durable_core::limits::MAX_PAGE_ITEMS;
 use durable_core::wire::ErrorObject;
 use serde::Serialize;
 
@@ -51,7 +52,8 @@ impl DurableClient {
     ///
     /// # Errors
     /// The service's error: an unknown callback id, a callback that is
-    /// already closed (`CallbackTimeoutException`), a payload over the limit.
+    /// already closed ([`CALLBACK_TIMEOUT_EXCEPTION`](durable_core::CALLBACK_TIMEOUT_EXCEPTION)),
+    /// a result over [`MAX_CALLBACK_RESULT_BYTES`](durable_core::limits::MAX_CALLBACK_RESULT_BYTES).
     pub async fn send_callback_success<T: Serialize + ?Sized>(
         &self,
         callback_id: &str,
@@ -166,7 +168,7 @@ impl DurableClient {
                 .get_durable_execution_history()
                 .durable_execution_arn(execution_arn)
                 .include_execution_data(true)
-                .max_items(1000)
+                .max_items(MAX_PAGE_ITEMS)
                 .set_marker(marker.take())
                 .send()
                 .await

@@ -20,7 +20,7 @@ use tower::Service;
 
 /// Lambda's response limit less the 50 bytes the SDKs keep for the
 /// envelope: `6 * 1024 * 1024 - 50` (PROTOCOL §2.2, §11).
-const RESPONSE_LIMIT: usize = 6 * 1024 * 1024 - 50;
+const RESPONSE_LIMIT: usize = durable_lambda::limits::MAX_INLINE_OUTPUT;
 
 /// Two steps: `charge` doubles the input's amount, `receipt` formats it.
 async fn order(event: Value, ctx: DurableContext) -> Result<Value, DurableError> {
