@@ -8,8 +8,13 @@ use durable_core::wire::{
     WaitOptions,
 };
 
+use super::ids::new_callback_id;
+use super::stop::propagate_end;
 use super::*;
 use crate::error::CALLBACK_TIMEOUT;
+use crate::store::StoredExecution;
+use crate::validate::MAX_ERROR_BYTES;
+use durable_core::wire::Operation;
 
 const T0: i64 = 1_700_000_000_000;
 

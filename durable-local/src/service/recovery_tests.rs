@@ -7,6 +7,8 @@ use durable_core::wire::{
     OperationStatus, OperationType, OperationUpdate,
 };
 
+use super::ids::new_execution;
+use super::operations::execution::{Outcome, finish, record_execution_end};
 use super::*;
 
 const T0: i64 = 1_700_000_000_000;

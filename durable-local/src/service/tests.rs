@@ -7,7 +7,9 @@ use durable_core::wire::{
 use durable_core::{Backend, BackendError};
 
 use super::*;
+use crate::store::StoredExecution;
 use crate::validate::{MAX_EXECUTION_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES};
+use durable_core::wire::Operation;
 
 const T0: i64 = 1_700_000_000_000;
 
