@@ -23,7 +23,7 @@ type Shared = State<Arc<Dev>>;
 type ApiResult = Result<Response, ApiError>;
 
 /// The largest page of history events or executions.
-const MAX_PAGE: usize = 1000;
+const MAX_PAGE: usize = durable_core::limits::MAX_PAGE_ITEMS as usize;
 /// The page size of `ListDurableExecutionsByFunction` without `MaxItems`.
 const DEFAULT_LIST_PAGE: usize = 50;
 

@@ -3,6 +3,7 @@
 //! [`BackendError`]s shaped like the service's.
 
 use durable_core::BackendError;
+use durable_core::CALLBACK_TIMEOUT_EXCEPTION;
 use durable_core::wire::ExecutionStatus;
 
 use crate::store::StoreError;
@@ -11,9 +12,6 @@ use crate::store::StoreError;
 pub const ALREADY_STARTED: &str = "DurableExecutionAlreadyStartedException";
 /// The exception name of an unknown execution, callback or function.
 pub const RESOURCE_NOT_FOUND: &str = "ResourceNotFoundException";
-/// The exception name of a callback that is already closed (completed,
-/// failed or timed out) or whose execution has ended.
-pub const CALLBACK_TIMEOUT: &str = "CallbackTimeoutException";
 
 /// An error of the local engine's API.
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +75,7 @@ pub enum LocalError {
     /// succeeded, failed or timed out, or its execution has ended
     /// (`CallbackTimeoutException`).
     #[error(
-        "{CALLBACK_TIMEOUT}: callback {callback_id} is already closed ({state}); it can no longer be completed or heartbeated"
+        "{CALLBACK_TIMEOUT_EXCEPTION}: callback {callback_id} is already closed ({state}); it can no longer be completed or heartbeated"
     )]
     CallbackClosed {
         /// The callback id.
@@ -135,7 +133,7 @@ impl LocalError {
                 BackendError::service(RESOURCE_NOT_FOUND, 404, self.to_string())
             }
             Self::CallbackClosed { .. } => {
-                BackendError::service(CALLBACK_TIMEOUT, 400, self.to_string())
+                BackendError::service(CALLBACK_TIMEOUT_EXCEPTION, 400, self.to_string())
             }
             Self::Input(_)
             | Self::InvalidName { .. }

@@ -13,11 +13,10 @@
 use serde::{Deserialize, Serialize};
 
 use durable_core::wire::{
-    CallbackStartedDetails, ChainedInvokeStartedDetails, EmptyDetails, ErrorDetails, ErrorObject,
-    Event, EventError, EventPayload, EventType, ExecutionStartedDetails,
-    InvocationCompletedDetails, Operation, ResultDetails, RetryDetails, StepFailedDetails,
-    StepSucceededDetails, WaitStartedDetails, WaitSucceededDetails,
+    ErrorDetails, ErrorObject, Event, EventError, EventPayload, EventType, Operation, ResultDetails,
 };
+
+use crate::service::operations::{callback, chained_invoke, context, execution, step, wait};
 
 /// The version a chained invoke runs (`ChainedInvokeStartedDetails.ExecutedVersion`):
 /// the local engine runs the registered handler, which plays `$LATEST`.
@@ -102,25 +101,25 @@ pub(crate) struct InvocationRecord {
     pub(crate) error: Option<ErrorObject>,
 }
 
-fn payload(text: Option<&String>) -> EventPayload {
+pub(crate) fn payload(text: Option<&String>) -> EventPayload {
     EventPayload {
         payload: text.cloned(),
         truncated: false,
     }
 }
 
-fn error(err: Option<&ErrorObject>) -> EventError {
+pub(crate) fn error(err: Option<&ErrorObject>) -> EventError {
     EventError {
         payload: err.cloned(),
         truncated: false,
     }
 }
 
-fn error_details(err: Option<&ErrorObject>) -> Option<ErrorDetails> {
+pub(crate) fn error_details(err: Option<&ErrorObject>) -> Option<ErrorDetails> {
     Some(ErrorDetails { error: error(err) })
 }
 
-fn result_details(text: Option<&String>) -> Option<ResultDetails> {
+pub(crate) fn result_details(text: Option<&String>) -> Option<ResultDetails> {
     Some(ResultDetails {
         result: payload(text),
     })
@@ -169,129 +168,35 @@ impl EventRecord {
             event.parent_id.clone_from(&op.parent_id);
         }
         match &self.body {
-            EventBody::ExecutionStarted => {
-                event.execution_started_details = Some(ExecutionStartedDetails {
-                    input: EventPayload {
-                        payload: Some(input.to_owned()),
-                        truncated: false,
-                    },
-                    execution_timeout: None,
-                });
+            EventBody::ExecutionStarted { .. }
+            | EventBody::ExecutionSucceeded { .. }
+            | EventBody::ExecutionFailed { .. }
+            | EventBody::ExecutionTimedOut { .. }
+            | EventBody::ExecutionStopped { .. }
+            | EventBody::InvocationCompleted { .. } => {
+                execution::event_details(&self.body, input, &mut event)
             }
-            EventBody::ExecutionSucceeded(result) => {
-                event.execution_succeeded_details = result_details(result.as_ref());
+            EventBody::StepStarted { .. }
+            | EventBody::StepSucceeded { .. }
+            | EventBody::StepFailed { .. } => step::event_details(&self.body, &mut event),
+            EventBody::WaitStarted { .. }
+            | EventBody::WaitSucceeded { .. }
+            | EventBody::WaitCancelled { .. } => wait::event_details(&self.body, &mut event),
+            EventBody::ContextStarted { .. }
+            | EventBody::ContextSucceeded { .. }
+            | EventBody::ContextFailed { .. } => context::event_details(&self.body, &mut event),
+            EventBody::CallbackStarted { .. }
+            | EventBody::CallbackSucceeded { .. }
+            | EventBody::CallbackFailed { .. }
+            | EventBody::CallbackTimedOut { .. } => {
+                callback::event_details(&self.body, op, &mut event)
             }
-            EventBody::ExecutionFailed(err) => {
-                event.execution_failed_details = error_details(err.as_deref())
-            }
-            EventBody::ExecutionTimedOut(err) => {
-                event.execution_timed_out_details = error_details(err.as_deref())
-            }
-            EventBody::ExecutionStopped(err) => {
-                event.execution_stopped_details = error_details(err.as_deref())
-            }
-            EventBody::InvocationCompleted(inv) => {
-                event.invocation_completed_details = Some(InvocationCompletedDetails {
-                    start_timestamp: inv.start,
-                    end_timestamp: inv.end,
-                    request_id: inv.request_id.clone(),
-                    error: inv.error.as_ref().map(|e| error(Some(e))),
-                });
-            }
-            EventBody::StepStarted => event.step_started_details = Some(EmptyDetails {}),
-            EventBody::StepSucceeded {
-                result,
-                attempt,
-                delay,
-            } => {
-                event.step_succeeded_details = Some(StepSucceededDetails {
-                    result: payload(result.as_ref()),
-                    retry_details: Some(RetryDetails {
-                        current_attempt: *attempt,
-                        next_attempt_delay_seconds: *delay,
-                    }),
-                });
-            }
-            EventBody::StepFailed {
-                error: err,
-                attempt,
-                delay,
-            } => {
-                event.step_failed_details = Some(StepFailedDetails {
-                    error: error(err.as_deref()),
-                    retry_details: Some(RetryDetails {
-                        current_attempt: *attempt,
-                        next_attempt_delay_seconds: *delay,
-                    }),
-                });
-            }
-            EventBody::WaitStarted {
-                duration,
-                scheduled_end,
-            } => {
-                event.wait_started_details = Some(WaitStartedDetails {
-                    duration: *duration,
-                    scheduled_end_timestamp: *scheduled_end,
-                });
-            }
-            EventBody::WaitSucceeded { duration } => {
-                event.wait_succeeded_details = Some(WaitSucceededDetails {
-                    duration: *duration,
-                });
-            }
-            EventBody::WaitCancelled(err) => {
-                event.wait_cancelled_details = error_details(err.as_deref())
-            }
-            EventBody::ContextStarted => event.context_started_details = Some(EmptyDetails {}),
-            EventBody::ContextSucceeded(result) => {
-                event.context_succeeded_details = result_details(result.as_ref());
-            }
-            EventBody::ContextFailed(err) => {
-                event.context_failed_details = error_details(err.as_deref())
-            }
-            EventBody::CallbackStarted {
-                timeout,
-                heartbeat_timeout,
-            } => {
-                let callback_id = op
-                    .and_then(|op| op.callback_details.as_ref())
-                    .and_then(|d| d.callback_id.clone())
-                    .unwrap_or_default();
-                event.callback_started_details = Some(CallbackStartedDetails {
-                    callback_id,
-                    timeout: timeout.map(i64::from),
-                    heartbeat_timeout: heartbeat_timeout.map(i64::from),
-                });
-            }
-            EventBody::CallbackSucceeded(result) => {
-                event.callback_succeeded_details = result_details(result.as_ref());
-            }
-            EventBody::CallbackFailed(err) => {
-                event.callback_failed_details = error_details(err.as_deref())
-            }
-            EventBody::CallbackTimedOut(err) => {
-                event.callback_timed_out_details = error_details(err.as_deref())
-            }
-            EventBody::ChainedInvokeStarted(start) => {
-                event.chained_invoke_started_details = Some(ChainedInvokeStartedDetails {
-                    function_name: start.function_name.clone(),
-                    tenant_id: start.tenant_id.clone(),
-                    input: payload(start.input.as_ref()),
-                    executed_version: Some(EXECUTED_VERSION.to_owned()),
-                    durable_execution_arn: start.execution_arn.clone(),
-                });
-            }
-            EventBody::ChainedInvokeSucceeded(result) => {
-                event.chained_invoke_succeeded_details = result_details(result.as_ref());
-            }
-            EventBody::ChainedInvokeFailed(err) => {
-                event.chained_invoke_failed_details = error_details(err.as_deref())
-            }
-            EventBody::ChainedInvokeTimedOut(err) => {
-                event.chained_invoke_timed_out_details = error_details(err.as_deref())
-            }
-            EventBody::ChainedInvokeStopped(err) => {
-                event.chained_invoke_stopped_details = error_details(err.as_deref())
+            EventBody::ChainedInvokeStarted { .. }
+            | EventBody::ChainedInvokeSucceeded { .. }
+            | EventBody::ChainedInvokeFailed { .. }
+            | EventBody::ChainedInvokeTimedOut { .. }
+            | EventBody::ChainedInvokeStopped { .. } => {
+                chained_invoke::event_details(&self.body, &mut event)
             }
         }
         event

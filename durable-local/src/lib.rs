@@ -56,28 +56,22 @@ mod service;
 mod sqlite;
 mod store;
 mod timeline;
-mod validate;
 
 pub use clock::Clock;
 pub use driver::{DriveReport, Driver, DriverHost};
-pub use error::{ALREADY_STARTED, CALLBACK_TIMEOUT, LocalError, RESOURCE_NOT_FOUND};
+pub use error::{ALREADY_STARTED, LocalError, RESOURCE_NOT_FOUND};
 pub use events::EXECUTED_VERSION;
 pub use runner::{
     CallbackAction, CallbackRef, DEFAULT_FUNCTION_NAME, DEFAULT_MAX_INVOCATIONS, Execution,
     LocalRunner, OperationView, Start,
 };
 pub use service::{
-    CALLBACK_HEARTBEAT_ERROR, CALLBACK_TIMEOUT_ERROR, CallbackInfo, Invocation, InvocationResult,
-    LocalService, MAX_CALLBACK_RESULT_BYTES, MAX_OUTPUT_BYTES, NextStep, RUNTIME_EXIT_ERROR,
+    CallbackInfo, Invocation, InvocationResult, LocalService, NextStep, RUNTIME_EXIT_ERROR,
     ServiceConfig, StartedExecution, unqualified_function_name,
 };
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use store::{ExecutionStore, MemoryStore, StoreError, StoredExecution};
-pub use validate::{
-    MAX_ERROR_BYTES, MAX_EXECUTION_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES, MAX_WAIT_SECONDS,
-    MIN_WAIT_SECONDS,
-};
 
 pub use durable_macros::{durable_child, durable_execution, durable_step};
 

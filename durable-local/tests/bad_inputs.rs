@@ -10,12 +10,10 @@
 //! * invoking a function that is not registered: `ResourceNotFoundException`
 //!   as the invoke's error, catchable by the caller.
 
+use durable_core::limits::MAX_CALLBACK_RESULT_BYTES;
 use durable_core::wire::{ErrorObject, ExecutionStatus, OperationStatus};
-use durable_core::{DurableContext, DurableError, InvokeErrorKind};
-use durable_local::{
-    CALLBACK_TIMEOUT, CallbackRef, LocalError, LocalRunner, MAX_CALLBACK_RESULT_BYTES,
-    RESOURCE_NOT_FOUND,
-};
+use durable_core::{CALLBACK_TIMEOUT_EXCEPTION, DurableContext, DurableError, InvokeErrorKind};
+use durable_local::{CallbackRef, LocalError, LocalRunner, RESOURCE_NOT_FOUND};
 use serde_json::{Value, json};
 
 /// Creates the callback `approval` (no timeout: on the virtual clock a run
@@ -112,7 +110,7 @@ async fn completing_a_callback_twice_is_callback_timeout_exception() {
                  it can no longer be completed or heartbeated"
             )
         );
-        assert_eq!(err.to_backend_error().code(), CALLBACK_TIMEOUT);
+        assert_eq!(err.to_backend_error().code(), CALLBACK_TIMEOUT_EXCEPTION);
     }
 
     // The first result stands.
@@ -126,7 +124,7 @@ async fn completing_a_callback_twice_is_callback_timeout_exception() {
 
     // After the execution has ended the callback is still closed, and says why.
     let err = runner.callback_success(&id, "\"no\"").unwrap_err();
-    assert_eq!(err.to_backend_error().code(), CALLBACK_TIMEOUT);
+    assert_eq!(err.to_backend_error().code(), CALLBACK_TIMEOUT_EXCEPTION);
     assert!(
         err.to_string()
             .contains("its execution has ended: SUCCEEDED"),
@@ -147,7 +145,10 @@ async fn an_oversized_callback_result_is_rejected_and_the_callback_stays_open() 
         .to_owned();
 
     // A JSON string one byte over the limit.
-    let oversized = format!("\"{}\"", "x".repeat(MAX_CALLBACK_RESULT_BYTES - 1));
+    let oversized = format!(
+        "\"{}\"",
+        "x".repeat(durable_core::limits::MAX_CALLBACK_RESULT_BYTES - 1)
+    );
     assert_eq!(oversized.len(), MAX_CALLBACK_RESULT_BYTES + 1);
     let err = runner
         .service()
@@ -158,7 +159,7 @@ async fn an_oversized_callback_result_is_rejected_and_the_callback_stays_open() 
             &err,
             LocalError::CallbackPayloadTooLarge { callback_id, size, max }
                 if *callback_id == id && *size == MAX_CALLBACK_RESULT_BYTES + 1
-                    && *max == MAX_CALLBACK_RESULT_BYTES
+                    && *max == durable_core::limits::MAX_CALLBACK_RESULT_BYTES
         ),
         "{err:?}"
     );

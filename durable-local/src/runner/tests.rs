@@ -16,8 +16,7 @@ use durable_core::{Backend, BoxFuture, DurableContext, DurableError, StepContext
 use serde_json::Value;
 
 use super::*;
-use crate::error::CALLBACK_TIMEOUT;
-use crate::service::{CALLBACK_HEARTBEAT_ERROR, CALLBACK_TIMEOUT_ERROR};
+use durable_core::CALLBACK_TIMEOUT_EXCEPTION;
 
 const T0: i64 = 1_700_000_000_000;
 
@@ -417,7 +416,7 @@ async fn without_a_heartbeat_the_heartbeat_timeout_fires() {
     assert_eq!(exec.status(), ExecutionStatus::Failed);
     assert_eq!(
         exec.error().unwrap().error_type.as_deref(),
-        Some(CALLBACK_HEARTBEAT_ERROR)
+        Some(durable_core::CALLBACK_HEARTBEAT)
     );
     let timed_out = exec
         .history()
@@ -481,7 +480,7 @@ async fn a_callback_timeout_and_a_wait_fire_in_time_order() {
     assert_eq!(exec.status(), ExecutionStatus::Failed);
     assert_eq!(
         exec.error().unwrap().error_type.as_deref(),
-        Some(CALLBACK_TIMEOUT_ERROR)
+        Some(durable_core::CALLBACK_TIMEOUT)
     );
     assert_eq!(
         timeline(&exec),
@@ -512,11 +511,11 @@ async fn a_failed_scheduled_action_is_reported() {
     assert_eq!(exec.status(), ExecutionStatus::Failed);
     assert_eq!(
         exec.error().unwrap().error_type.as_deref(),
-        Some(CALLBACK_TIMEOUT_ERROR)
+        Some(durable_core::CALLBACK_TIMEOUT)
     );
     let errors = runner.callback_action_errors();
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(errors[0].contains(CALLBACK_TIMEOUT), "{errors:?}");
+    assert!(errors[0].contains(CALLBACK_TIMEOUT_EXCEPTION), "{errors:?}");
     assert!(errors[0].contains("TIMED_OUT"), "{errors:?}");
 }
 
@@ -572,9 +571,9 @@ async fn a_run_waiting_on_a_callback_returns_and_resumes_after_it_is_completed()
 
     // Twice: the callback is closed.
     let err = runner.callback_success(&id, "\"again\"").unwrap_err();
-    assert_eq!(err.to_backend_error().code(), CALLBACK_TIMEOUT);
+    assert_eq!(err.to_backend_error().code(), CALLBACK_TIMEOUT_EXCEPTION);
     let err = runner.callback_heartbeat(id.as_str()).unwrap_err();
-    assert_eq!(err.to_backend_error().code(), CALLBACK_TIMEOUT);
+    assert_eq!(err.to_backend_error().code(), CALLBACK_TIMEOUT_EXCEPTION);
     let err = runner
         .callback_failure(CallbackRef::named(&arn, "missing"), ErrorObject::default())
         .unwrap_err();

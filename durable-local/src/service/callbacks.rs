@@ -5,11 +5,12 @@ use durable_core::wire::{ErrorObject, ExecutionStatus, OperationStatus};
 
 use super::operations::callback::{CallbackEnd, callback_info, close_callback};
 use super::timers::fire_due_timers;
-use super::types::{CallbackInfo, MAX_CALLBACK_RESULT_BYTES};
+use super::types::CallbackInfo;
 use super::{LocalService, commit};
 use crate::error::LocalError;
 use crate::store::StoredExecution;
-use crate::validate::MAX_ERROR_BYTES;
+use durable_core::limits::MAX_CALLBACK_RESULT_BYTES;
+use durable_core::limits::MAX_ERROR_BYTES;
 
 impl LocalService {
     /// `SendDurableExecutionCallbackSuccess`: the callback SUCCEEDS with

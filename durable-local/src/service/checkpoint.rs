@@ -15,8 +15,8 @@ use super::timers::fire_due_timers;
 use super::types::ServiceConfig;
 use super::{CallbackHome, LocalService, invalid, not_found};
 use crate::fxhash::FxHashMap;
+use crate::service::validate::validate_batch;
 use crate::store::{StoreError, StoredExecution};
-use crate::validate::validate_batch;
 
 impl LocalService {
     /// `CheckpointDurableExecution`, synchronously.

@@ -11,9 +11,10 @@ use durable_core::wire::{
 use super::ids::new_callback_id;
 use super::stop::propagate_end;
 use super::*;
-use crate::error::CALLBACK_TIMEOUT;
 use crate::store::StoredExecution;
-use crate::validate::MAX_ERROR_BYTES;
+use durable_core::CALLBACK_TIMEOUT_EXCEPTION;
+use durable_core::limits::MAX_CALLBACK_RESULT_BYTES;
+use durable_core::limits::MAX_ERROR_BYTES;
 use durable_core::wire::Operation;
 
 const T0: i64 = 1_700_000_000_000;
@@ -341,7 +342,7 @@ fn completing_a_callback_twice_is_callback_timeout_exception() {
         svc.send_callback_heartbeat(&id),
     ] {
         let err = result.unwrap_err();
-        assert_eq!(code(&err), CALLBACK_TIMEOUT);
+        assert_eq!(code(&err), CALLBACK_TIMEOUT_EXCEPTION);
         let message = err.to_string();
         assert!(message.contains(&id), "{message}");
         assert!(message.contains("already closed (SUCCEEDED)"), "{message}");
@@ -378,7 +379,7 @@ fn an_oversized_or_malformed_request_is_invalid_and_leaves_the_callback_open() {
 
     assert_eq!(record(&svc, &arn, "cb").status, OperationStatus::Started);
     // Exactly the limit is fine.
-    let max = vec![b'x'; MAX_CALLBACK_RESULT_BYTES];
+    let max = vec![b'x'; durable_core::limits::MAX_CALLBACK_RESULT_BYTES];
     svc.send_callback_success(&id, &max).unwrap();
     assert_eq!(record(&svc, &arn, "cb").status, OperationStatus::Succeeded);
 }
@@ -395,7 +396,10 @@ fn a_callback_times_out_with_callback_timeout() {
     assert_eq!(op.status, OperationStatus::TimedOut);
     assert_eq!(op.end_timestamp, Some(T0 + 3000));
     let error = op.callback_details.unwrap().error.unwrap();
-    assert_eq!(error.error_type.as_deref(), Some(CALLBACK_TIMEOUT_ERROR));
+    assert_eq!(
+        error.error_type.as_deref(),
+        Some(durable_core::CALLBACK_TIMEOUT)
+    );
     assert_eq!(error.error_message.as_deref(), Some("Callback timed out"));
     let last = history(&svc, &arn).pop().unwrap();
     assert_eq!(last.event_type, EventType::CallbackTimedOut);
@@ -407,7 +411,7 @@ fn a_callback_times_out_with_callback_timeout() {
     assert_eq!(svc.next_step(&arn).unwrap(), NextStep::Invoke);
 
     let err = svc.send_callback_success(&id, b"1").unwrap_err();
-    assert_eq!(code(&err), CALLBACK_TIMEOUT);
+    assert_eq!(code(&err), CALLBACK_TIMEOUT_EXCEPTION);
     assert!(err.to_string().contains("TIMED_OUT"), "{err}");
 }
 
@@ -418,7 +422,7 @@ fn a_callback_past_its_deadline_times_out_before_a_late_completion() {
     // The clock passed the deadline but nobody fired the timer yet.
     svc.clock().advance_to(T0 + 5000);
     let err = svc.send_callback_success(&id, b"1").unwrap_err();
-    assert_eq!(code(&err), CALLBACK_TIMEOUT);
+    assert_eq!(code(&err), CALLBACK_TIMEOUT_EXCEPTION);
     let op = record(&svc, &arn, "cb");
     assert_eq!(op.status, OperationStatus::TimedOut);
     assert_eq!(op.end_timestamp, Some(T0 + 5000));
@@ -447,7 +451,10 @@ fn heartbeats_push_the_heartbeat_timeout_back() {
     let op = record(&svc, &arn, "cb");
     assert_eq!(op.status, OperationStatus::TimedOut);
     let error = op.callback_details.unwrap().error.unwrap();
-    assert_eq!(error.error_type.as_deref(), Some(CALLBACK_HEARTBEAT_ERROR));
+    assert_eq!(
+        error.error_type.as_deref(),
+        Some(durable_core::CALLBACK_HEARTBEAT)
+    );
     assert_eq!(
         error.error_message.as_deref(),
         Some("Callback timed out on heartbeat")
@@ -468,7 +475,10 @@ fn the_earlier_of_timeout_and_heartbeat_timeout_wins() {
         .unwrap()
         .error
         .unwrap();
-    assert_eq!(error.error_type.as_deref(), Some(CALLBACK_TIMEOUT_ERROR));
+    assert_eq!(
+        error.error_type.as_deref(),
+        Some(durable_core::CALLBACK_TIMEOUT)
+    );
 }
 
 #[test]
@@ -504,7 +514,7 @@ fn callbacks_of_an_ended_execution_are_closed() {
     let id = callback_id(&delta[0]);
     svc.complete_invocation(&arn, succeeded("1")).unwrap();
     let err = svc.send_callback_success(&id, b"1").unwrap_err();
-    assert_eq!(code(&err), CALLBACK_TIMEOUT);
+    assert_eq!(code(&err), CALLBACK_TIMEOUT_EXCEPTION);
     assert!(
         err.to_string()
             .contains("its execution has ended: SUCCEEDED"),

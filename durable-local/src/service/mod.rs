@@ -17,6 +17,7 @@ mod settle;
 mod stop;
 mod timers;
 mod types;
+pub(crate) mod validate;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -33,8 +34,7 @@ use ids::resolve_function;
 pub use ids::unqualified_function_name;
 use recovery::{latest_timestamp, recover};
 pub use types::{
-    CALLBACK_HEARTBEAT_ERROR, CALLBACK_TIMEOUT_ERROR, CallbackInfo, Invocation, InvocationResult,
-    MAX_CALLBACK_RESULT_BYTES, MAX_OUTPUT_BYTES, NextStep, RUNTIME_EXIT_ERROR, ServiceConfig,
+    CallbackInfo, Invocation, InvocationResult, NextStep, RUNTIME_EXIT_ERROR, ServiceConfig,
     StartedExecution,
 };
 

@@ -7,9 +7,10 @@ use durable_core::wire::{ErrorObject, ExecutionStatus, InvocationOutput, Invocat
 
 use super::operations::execution::{Outcome, finish, record_execution_end};
 use super::timers::{has_pending_work, pending_step};
-use super::types::{InvocationResult, MAX_OUTPUT_BYTES, NextStep};
+use super::types::{InvocationResult, NextStep};
 use crate::events::{EventBody, InvocationRecord, NO_OPERATION};
 use crate::store::{InFlight, StoredExecution};
+use durable_core::limits::MAX_INVOCATION_PAYLOAD_BYTES;
 
 /// Ends the invocation `in_flight` of `exec` with `result` (see
 /// [`LocalService::complete_invocation`]): the invocation is counted and
@@ -101,7 +102,7 @@ pub(super) fn check_output(
             if output
                 .result
                 .as_ref()
-                .is_some_and(|r| r.len() > MAX_OUTPUT_BYTES)
+                .is_some_and(|r| r.len() > MAX_INVOCATION_PAYLOAD_BYTES)
             {
                 return Err(invalid_output(
                     "The SUCCEEDED output's Result exceeds the maximum response size of 6 MiB.",

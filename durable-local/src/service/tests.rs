@@ -8,7 +8,7 @@ use durable_core::{Backend, BackendError};
 
 use super::*;
 use crate::store::StoredExecution;
-use crate::validate::{MAX_EXECUTION_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES};
+use durable_core::limits::{MAX_EXECUTION_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES};
 use durable_core::wire::Operation;
 
 const T0: i64 = 1_700_000_000_000;
@@ -1244,7 +1244,9 @@ fn malformed_outputs_are_failed_invocations() {
         NextStep::Invoke
     );
     svc.begin_invocation(&arn).unwrap();
-    let too_big = InvocationOutput::succeeded(Some("z".repeat(MAX_OUTPUT_BYTES + 1)));
+    let too_big = InvocationOutput::succeeded(Some(
+        "z".repeat(durable_core::limits::MAX_INVOCATION_PAYLOAD_BYTES + 1),
+    ));
     assert_eq!(
         svc.complete_invocation(&arn, InvocationResult::Output(too_big))
             .unwrap(),

@@ -3,39 +3,22 @@
 
 use std::cmp::Reverse;
 
-use durable_core::wire::{ErrorObject, OperationStatus, OperationType};
+use durable_core::wire::OperationType;
 
-use super::operations::callback::{CallbackEnd, close_callback};
-use super::types::{CALLBACK_HEARTBEAT_ERROR, CALLBACK_TIMEOUT_ERROR, NextStep};
-use crate::events::EventBody;
+use super::operations::{callback, step, wait};
+use super::types::NextStep;
 use crate::store::StoredExecution;
 
-/// Whether the timer `(due, op)` still applies to its record.
+/// Whether the timer `(due, op)` still applies to its record (a record's
+/// deadline may have moved or gone since the timer was armed).
 pub(crate) fn timer_is_live(exec: &StoredExecution, due: i64, op: u32) -> bool {
     let Some(slot) = exec.slots.get(op as usize) else {
         return false;
     };
-    let record = &slot.op;
-    match record.operation_type {
-        OperationType::Wait => {
-            record.status == OperationStatus::Started
-                && record
-                    .wait_details
-                    .as_ref()
-                    .and_then(|d| d.scheduled_end_timestamp)
-                    == Some(due)
-        }
-        OperationType::Step => {
-            record.status == OperationStatus::Pending
-                && record
-                    .step_details
-                    .as_ref()
-                    .and_then(|d| d.next_attempt_timestamp)
-                    == Some(due)
-        }
-        OperationType::Callback => exec.open_callbacks.get(&op).is_some_and(|timers| {
-            timers.timeout_due == Some(due) || timers.heartbeat_due == Some(due)
-        }),
+    match slot.op.operation_type {
+        OperationType::Wait => wait::timer_is_live(&slot.op, due),
+        OperationType::Step => step::timer_is_live(&slot.op, due),
+        OperationType::Callback => callback::timer_is_live(exec, op, due),
         _ => false,
     }
 }
@@ -71,6 +54,8 @@ pub(crate) fn pending_step(exec: &mut StoredExecution) -> NextStep {
     }
 }
 
+/// Fires every live timer of `exec` due by `now`, by the rules of its
+/// record's operation type; returns how many fired.
 pub(crate) fn fire_due_timers(exec: &mut StoredExecution, now: i64) -> usize {
     let mut fired = 0;
     while let Some(&Reverse((due, _, index))) = exec.timers.peek() {
@@ -81,40 +66,18 @@ pub(crate) fn fire_due_timers(exec: &mut StoredExecution, now: i64) -> usize {
         if !timer_is_live(exec, due, index) {
             continue;
         }
-        let Some(slot) = exec.slots.get_mut(index as usize) else {
+        let Some(kind) = exec
+            .slots
+            .get(index as usize)
+            .map(|slot| slot.op.operation_type.clone())
+        else {
             continue;
         };
-        let op = &mut slot.op;
-        match op.operation_type {
-            OperationType::Wait => {
-                op.status = OperationStatus::Succeeded;
-                op.end_timestamp = Some(now);
-                let duration = (due - op.start_timestamp.unwrap_or(due)) / 1000;
-                exec.wake = true;
-                exec.push_event(index, now, EventBody::WaitSucceeded { duration });
-            }
-            OperationType::Callback => {
-                // Live, so one of the two deadlines is `due`.
-                let on_timeout = exec
-                    .open_callbacks
-                    .get(&index)
-                    .is_some_and(|timers| timers.timeout_due == Some(due));
-                let error = if on_timeout {
-                    ErrorObject::new(CALLBACK_TIMEOUT_ERROR, "Callback timed out")
-                } else {
-                    ErrorObject::new(CALLBACK_HEARTBEAT_ERROR, "Callback timed out on heartbeat")
-                };
-                close_callback(exec, index, now, CallbackEnd::TimedOut(error));
-                fired += 1;
-                continue;
-            }
-            _ => {
-                op.status = OperationStatus::Ready;
-                exec.ready_ops += 1;
-            }
+        match kind {
+            OperationType::Wait => wait::fire_timer(exec, index, due, now),
+            OperationType::Callback => callback::fire_timer(exec, index, due, now),
+            _ => step::fire_timer(exec, index),
         }
-        exec.touch(index);
-        exec.service_updated.push(index);
         fired += 1;
     }
     fired

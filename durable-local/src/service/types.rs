@@ -5,23 +5,10 @@ use durable_core::wire::{
     ErrorObject, ExecutionStatus, InvocationInput, InvocationOutput, OperationStatus,
 };
 
-use super::super::validate::MAX_PAYLOAD_BYTES;
-
-/// The largest invocation output the service accepts (6 MiB).
-pub const MAX_OUTPUT_BYTES: usize = 6 * 1024 * 1024;
+use durable_core::limits::MAX_PAGE_ITEMS;
 
 /// The error type of an invocation that crashed (panic, process exit).
 pub const RUNTIME_EXIT_ERROR: &str = "Runtime.ExitError";
-
-/// The error type of a callback that ran past its timeout.
-pub const CALLBACK_TIMEOUT_ERROR: &str = "Callback.Timeout";
-
-/// The error type of a callback that went without a heartbeat for longer
-/// than its heartbeat timeout.
-pub const CALLBACK_HEARTBEAT_ERROR: &str = "Callback.Heartbeat";
-
-/// The largest result `SendDurableExecutionCallbackSuccess` accepts (1 MiB).
-pub const MAX_CALLBACK_RESULT_BYTES: usize = MAX_PAYLOAD_BYTES;
 
 /// Settings of a [`LocalService`].
 #[derive(Clone, Debug)]
@@ -41,7 +28,7 @@ pub struct ServiceConfig {
 impl Default for ServiceConfig {
     fn default() -> Self {
         Self {
-            page_size: 1000,
+            page_size: MAX_PAGE_ITEMS as usize,
             max_failed_invocations: 5,
             region: "us-east-1".to_owned(),
             account_id: "000000000000".to_owned(),

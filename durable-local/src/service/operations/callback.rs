@@ -1,9 +1,14 @@
 //! CALLBACK: START (a fresh callback id, its timeouts armed), and how a
 //! callback closes: succeeded or failed through the API, or timed out.
 
+use crate::events::{error_details, result_details};
 use durable_core::wire::{
-    CallbackDetails, ErrorObject, Operation, OperationStatus, OperationType, OperationUpdate,
+    CallbackDetails, ErrorObject, Operation, OperationAction, OperationStatus, OperationType,
+    OperationUpdate,
 };
+use durable_core::wire::{CallbackStartedDetails, Event};
+
+use durable_core::{CALLBACK_HEARTBEAT, CALLBACK_TIMEOUT};
 
 use super::new_record;
 use crate::events::EventBody;
@@ -11,6 +16,7 @@ use crate::service::CallbackHome;
 use crate::service::checkpoint::ApplyCx;
 use crate::service::ids::new_callback_id;
 use crate::service::types::CallbackInfo;
+use crate::service::validate::Status;
 use crate::store::{CallbackTimers, StoredExecution};
 
 /// How a callback closes.
@@ -121,4 +127,102 @@ pub(crate) fn apply(
             heartbeat_timeout: heartbeat,
         },
     );
+}
+
+/// The actions a CALLBACK update may take.
+pub(crate) const ACTIONS: &[OperationAction] = &[OperationAction::Start];
+
+/// A CALLBACK's timeouts are not negative.
+pub(crate) fn check_fields(update: &OperationUpdate) -> Result<(), String> {
+    let id = &update.id;
+    if update.action != OperationAction::Start {
+        return Ok(());
+    }
+    if let Some(options) = &update.callback_options {
+        if options.timeout_seconds < 0 {
+            return Err(format!(
+                "CallbackOptions.TimeoutSeconds must not be negative, got {} (operation {id})",
+                options.timeout_seconds
+            ));
+        }
+        if options.heartbeat_timeout_seconds < 0 {
+            return Err(format!(
+                "CallbackOptions.HeartbeatTimeoutSeconds must not be negative, got {} (operation {id})",
+                options.heartbeat_timeout_seconds
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The status a CALLBACK update leads to from `current` (`state` names the
+/// current status for messages), or why it may not happen.
+pub(crate) fn transition(
+    update: &OperationUpdate,
+    current: Option<Status>,
+    state: &str,
+) -> Result<Status, String> {
+    use OperationAction as A;
+    use Status as S;
+    let id = &update.id;
+    match (&update.action, current) {
+        (A::Start, None) => Ok(S::Started),
+        _ => Err(format!(
+            "Cannot start a CALLBACK that already exists (operation {id} is {state})"
+        )),
+    }
+}
+
+/// Whether `due` is still one of the deadlines (timeout or heartbeat
+/// timeout) of the open callback at `index`.
+pub(crate) fn timer_is_live(exec: &StoredExecution, index: u32, due: i64) -> bool {
+    exec.open_callbacks
+        .get(&index)
+        .is_some_and(|timers| timers.timeout_due == Some(due) || timers.heartbeat_due == Some(due))
+}
+
+/// A deadline of the open callback at `index` has passed: it is TIMED_OUT
+/// with `Callback.Timeout` or `Callback.Heartbeat` (`CallbackTimedOut`).
+pub(crate) fn fire_timer(exec: &mut StoredExecution, index: u32, due: i64, now: i64) {
+    let on_timeout = exec
+        .open_callbacks
+        .get(&index)
+        .is_some_and(|timers| timers.timeout_due == Some(due));
+    let error = if on_timeout {
+        ErrorObject::new(CALLBACK_TIMEOUT, "Callback timed out")
+    } else {
+        ErrorObject::new(CALLBACK_HEARTBEAT, "Callback timed out on heartbeat")
+    };
+    close_callback(exec, index, now, CallbackEnd::TimedOut(error));
+}
+
+/// The details of this operation type's history events (PROTOCOL §12) in
+/// their wire form.
+pub(crate) fn event_details(body: &EventBody, op: Option<&Operation>, event: &mut Event) {
+    match body {
+        EventBody::CallbackStarted {
+            timeout,
+            heartbeat_timeout,
+        } => {
+            let callback_id = op
+                .and_then(|op| op.callback_details.as_ref())
+                .and_then(|d| d.callback_id.clone())
+                .unwrap_or_default();
+            event.callback_started_details = Some(CallbackStartedDetails {
+                callback_id,
+                timeout: timeout.map(i64::from),
+                heartbeat_timeout: heartbeat_timeout.map(i64::from),
+            });
+        }
+        EventBody::CallbackSucceeded(result) => {
+            event.callback_succeeded_details = result_details(result.as_ref());
+        }
+        EventBody::CallbackFailed(err) => {
+            event.callback_failed_details = error_details(err.as_deref())
+        }
+        EventBody::CallbackTimedOut(err) => {
+            event.callback_timed_out_details = error_details(err.as_deref())
+        }
+        _ => {}
+    }
 }

@@ -1,6 +1,8 @@
 //! CHAINED_INVOKE: START (a new execution of the target function) and
 //! CANCEL, and how a chained invoke ends with its execution.
 
+use crate::events::{EXECUTED_VERSION, error_details, payload, result_details};
+use durable_core::wire::{ChainedInvokeStartedDetails, Event};
 use durable_core::wire::{
     ErrorObject, OperationAction, OperationStatus, OperationType, OperationUpdate,
 };
@@ -10,6 +12,7 @@ use crate::error::RESOURCE_NOT_FOUND;
 use crate::events::{EventBody, InvokeStart};
 use crate::service::checkpoint::ApplyCx;
 use crate::service::ids::{new_execution, resolve_function};
+use crate::service::validate::Status;
 use crate::store::StoredExecution;
 
 /// How a chained invoke ends.
@@ -149,4 +152,72 @@ pub(crate) fn apply(
     exec.running_invokes.push((index, child.arn.clone()));
     cx.effects.children.push(child);
     exec.push_event(index, now, EventBody::ChainedInvokeStarted(Box::new(start)));
+}
+
+/// The actions a CHAINED_INVOKE update may take.
+pub(crate) const ACTIONS: &[OperationAction] = &[OperationAction::Start, OperationAction::Cancel];
+
+/// A CHAINED_INVOKE starts with ChainedInvokeOptions naming a function.
+pub(crate) fn check_fields(update: &OperationUpdate) -> Result<(), String> {
+    let id = &update.id;
+    if update.action != OperationAction::Start {
+        return Ok(());
+    }
+    match &update.chained_invoke_options {
+        Some(options) if !options.function_name.trim().is_empty() => Ok(()),
+        _ => Err(format!(
+            "ChainedInvokeOptions with a FunctionName are required to START a CHAINED_INVOKE (operation {id})"
+        )),
+    }
+}
+
+/// The status a CHAINED_INVOKE update leads to from `current` (`state` names the
+/// current status for messages), or why it may not happen.
+pub(crate) fn transition(
+    update: &OperationUpdate,
+    current: Option<Status>,
+    state: &str,
+) -> Result<Status, String> {
+    use OperationAction as A;
+    use Status as S;
+    let id = &update.id;
+    match (&update.action, current) {
+        (A::Start, None) => Ok(S::Started),
+        (A::Start, _) => Err(format!(
+            "Cannot start a CHAINED_INVOKE that already exists (operation {id} is {state})"
+        )),
+        (A::Cancel, Some(S::Started)) => Ok(S::Cancelled),
+        _ => Err(format!(
+            "Cannot cancel a CHAINED_INVOKE that does not exist or has already completed (operation {id} is {state})"
+        )),
+    }
+}
+
+/// The details of this operation type's history events (PROTOCOL §12) in
+/// their wire form.
+pub(crate) fn event_details(body: &EventBody, event: &mut Event) {
+    match body {
+        EventBody::ChainedInvokeStarted(start) => {
+            event.chained_invoke_started_details = Some(ChainedInvokeStartedDetails {
+                function_name: start.function_name.clone(),
+                tenant_id: start.tenant_id.clone(),
+                input: payload(start.input.as_ref()),
+                executed_version: Some(EXECUTED_VERSION.to_owned()),
+                durable_execution_arn: start.execution_arn.clone(),
+            });
+        }
+        EventBody::ChainedInvokeSucceeded(result) => {
+            event.chained_invoke_succeeded_details = result_details(result.as_ref());
+        }
+        EventBody::ChainedInvokeFailed(err) => {
+            event.chained_invoke_failed_details = error_details(err.as_deref())
+        }
+        EventBody::ChainedInvokeTimedOut(err) => {
+            event.chained_invoke_timed_out_details = error_details(err.as_deref())
+        }
+        EventBody::ChainedInvokeStopped(err) => {
+            event.chained_invoke_stopped_details = error_details(err.as_deref())
+        }
+        _ => {}
+    }
 }

@@ -2,7 +2,11 @@
 //! checkpoint, a stop, or the output of its last invocation), and the
 //! `Execution*` event.
 
+use crate::events::{error, error_details, result_details};
 use durable_core::wire::{ErrorObject, ExecutionStatus, OperationStatus};
+use durable_core::wire::{
+    Event, EventPayload, ExecutionStartedDetails, InvocationCompletedDetails,
+};
 
 use durable_core::wire::{OperationAction, OperationUpdate};
 
@@ -69,4 +73,44 @@ pub(crate) fn record_execution_end(exec: &mut StoredExecution, now: i64) {
     };
     exec.end_event_due = false;
     exec.push_event(0, now, body);
+}
+
+/// The actions a EXECUTION update may take.
+pub(crate) const ACTIONS: &[OperationAction] = &[OperationAction::Succeed, OperationAction::Fail];
+
+/// The details of this operation type's history events (PROTOCOL §12) in
+/// their wire form.
+pub(crate) fn event_details(body: &EventBody, input: &str, event: &mut Event) {
+    match body {
+        EventBody::ExecutionStarted => {
+            event.execution_started_details = Some(ExecutionStartedDetails {
+                input: EventPayload {
+                    payload: Some(input.to_owned()),
+                    truncated: false,
+                },
+                execution_timeout: None,
+            });
+        }
+        EventBody::ExecutionSucceeded(result) => {
+            event.execution_succeeded_details = result_details(result.as_ref());
+        }
+        EventBody::ExecutionFailed(err) => {
+            event.execution_failed_details = error_details(err.as_deref())
+        }
+        EventBody::ExecutionTimedOut(err) => {
+            event.execution_timed_out_details = error_details(err.as_deref())
+        }
+        EventBody::ExecutionStopped(err) => {
+            event.execution_stopped_details = error_details(err.as_deref())
+        }
+        EventBody::InvocationCompleted(inv) => {
+            event.invocation_completed_details = Some(InvocationCompletedDetails {
+                start_timestamp: inv.start,
+                end_timestamp: inv.end,
+                request_id: inv.request_id.clone(),
+                error: inv.error.as_ref().map(|e| error(Some(e))),
+            });
+        }
+        _ => {}
+    }
 }

@@ -1,9 +1,15 @@
 //! WAIT: START (arms its timer) and CANCEL.
 
-use durable_core::wire::{OperationAction, OperationStatus, OperationUpdate, WaitDetails};
+use crate::events::error_details;
+use durable_core::limits::{MAX_WAIT_SECONDS, MIN_WAIT_SECONDS};
+use durable_core::wire::{Event, WaitStartedDetails, WaitSucceededDetails};
+use durable_core::wire::{
+    Operation, OperationAction, OperationStatus, OperationUpdate, WaitDetails,
+};
 
 use super::new_record;
 use crate::events::EventBody;
+use crate::service::validate::Status;
 use crate::store::StoredExecution;
 
 pub(crate) fn apply(exec: &mut StoredExecution, mut update: OperationUpdate, now: i64) {
@@ -40,4 +46,100 @@ pub(crate) fn apply(exec: &mut StoredExecution, mut update: OperationUpdate, now
         now,
         EventBody::WaitCancelled(update.error.map(Box::new)),
     );
+}
+
+/// The actions a WAIT update may take.
+pub(crate) const ACTIONS: &[OperationAction] = &[OperationAction::Start, OperationAction::Cancel];
+
+/// A WAIT starts with WaitOptions whose WaitSeconds are within the service's bounds.
+pub(crate) fn check_fields(update: &OperationUpdate) -> Result<(), String> {
+    let id = &update.id;
+    if update.action != OperationAction::Start {
+        return Ok(());
+    }
+    let Some(options) = &update.wait_options else {
+        return Err(format!(
+            "WaitOptions are required to START a WAIT (operation {id})"
+        ));
+    };
+    if !(MIN_WAIT_SECONDS..=MAX_WAIT_SECONDS).contains(&options.wait_seconds) {
+        return Err(format!(
+            "WaitOptions.WaitSeconds must be between {MIN_WAIT_SECONDS} and {MAX_WAIT_SECONDS}, got {} (operation {id})",
+            options.wait_seconds
+        ));
+    }
+    Ok(())
+}
+
+/// The status a WAIT update leads to from `current` (`state` names the
+/// current status for messages), or why it may not happen.
+pub(crate) fn transition(
+    update: &OperationUpdate,
+    current: Option<Status>,
+    state: &str,
+) -> Result<Status, String> {
+    use OperationAction as A;
+    use Status as S;
+    let id = &update.id;
+    match (&update.action, current) {
+        (A::Start, None) => Ok(S::Started),
+        (A::Start, _) => Err(format!(
+            "Cannot start a WAIT that already exists (operation {id} is {state})"
+        )),
+        (A::Cancel, Some(S::Started)) => Ok(S::Cancelled),
+        _ => Err(format!(
+            "Cannot cancel a WAIT that does not exist or has already completed (operation {id} is {state})"
+        )),
+    }
+}
+
+/// Whether `due` is still the end of the WAIT `record`.
+pub(crate) fn timer_is_live(record: &Operation, due: i64) -> bool {
+    record.status == OperationStatus::Started
+        && record
+            .wait_details
+            .as_ref()
+            .and_then(|d| d.scheduled_end_timestamp)
+            == Some(due)
+}
+
+/// The wait at `index` is over: SUCCEEDED (`WaitSucceeded`), and the
+/// execution is to be invoked again.
+pub(crate) fn fire_timer(exec: &mut StoredExecution, index: u32, due: i64, now: i64) {
+    let Some(slot) = exec.slots.get_mut(index as usize) else {
+        return;
+    };
+    let op = &mut slot.op;
+    op.status = OperationStatus::Succeeded;
+    op.end_timestamp = Some(now);
+    let duration = (due - op.start_timestamp.unwrap_or(due)) / 1000;
+    exec.wake = true;
+    exec.push_event(index, now, EventBody::WaitSucceeded { duration });
+    exec.touch(index);
+    exec.service_updated.push(index);
+}
+
+/// The details of this operation type's history events (PROTOCOL §12) in
+/// their wire form.
+pub(crate) fn event_details(body: &EventBody, event: &mut Event) {
+    match body {
+        EventBody::WaitStarted {
+            duration,
+            scheduled_end,
+        } => {
+            event.wait_started_details = Some(WaitStartedDetails {
+                duration: *duration,
+                scheduled_end_timestamp: *scheduled_end,
+            });
+        }
+        EventBody::WaitSucceeded { duration } => {
+            event.wait_succeeded_details = Some(WaitSucceededDetails {
+                duration: *duration,
+            });
+        }
+        EventBody::WaitCancelled(err) => {
+            event.wait_cancelled_details = error_details(err.as_deref())
+        }
+        _ => {}
+    }
 }

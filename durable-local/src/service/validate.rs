@@ -8,18 +8,10 @@ use crate::fxhash::FxHashMap;
 
 use durable_core::wire::{OperationAction, OperationStatus, OperationType, OperationUpdate};
 
+use super::operations::{callback, chained_invoke, context, execution, step, wait};
 use crate::store::StoredExecution;
 
-/// Largest `Payload` of an update (1 MiB).
-pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
-/// Largest `Payload` of an EXECUTION update (6 MiB).
-pub const MAX_EXECUTION_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
-/// Largest `Error` of an update (1 MiB, all fields together).
-pub const MAX_ERROR_BYTES: usize = 1024 * 1024;
-/// Shortest wait (seconds).
-pub const MIN_WAIT_SECONDS: i32 = 1;
-/// Longest wait (seconds; 366 days).
-pub const MAX_WAIT_SECONDS: i32 = 31_622_400;
+use durable_core::limits::{MAX_ERROR_BYTES, MAX_EXECUTION_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES};
 
 /// What the batch has done to one id so far.
 #[derive(Clone, Copy)]
@@ -40,7 +32,7 @@ struct Seen<'u> {
 /// The statuses validation distinguishes (a `Copy` mirror of
 /// [`OperationStatus`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Status {
+pub(crate) enum Status {
     Started,
     Pending,
     Ready,
@@ -63,7 +55,7 @@ impl Status {
         }
     }
 
-    fn name(self, stored: Option<&OperationStatus>) -> &str {
+    pub(crate) fn name(self, stored: Option<&OperationStatus>) -> &str {
         match self {
             Self::Started => "STARTED",
             Self::Pending => "PENDING",
@@ -251,15 +243,15 @@ pub(crate) fn validate_batch(
 }
 
 fn check_type_and_action(update: &OperationUpdate) -> Result<(), String> {
-    use OperationAction as A;
     use OperationType as T;
     let id = &update.id;
     let allowed: &[OperationAction] = match &update.operation_type {
-        T::Execution => &[A::Succeed, A::Fail],
-        T::Step => &[A::Start, A::Succeed, A::Fail, A::Retry],
-        T::Context => &[A::Start, A::Succeed, A::Fail],
-        T::Wait | T::ChainedInvoke => &[A::Start, A::Cancel],
-        T::Callback => &[A::Start],
+        T::Execution => execution::ACTIONS,
+        T::Step => step::ACTIONS,
+        T::Context => context::ACTIONS,
+        T::Wait => wait::ACTIONS,
+        T::ChainedInvoke => chained_invoke::ACTIONS,
+        T::Callback => callback::ACTIONS,
         T::Unknown(other) => {
             return Err(format!("Unknown operation type {other} (operation {id})"));
         }
@@ -270,7 +262,7 @@ fn check_type_and_action(update: &OperationUpdate) -> Result<(), String> {
             ));
         }
     };
-    if let A::Unknown(other) = &update.action {
+    if let OperationAction::Unknown(other) = &update.action {
         return Err(format!("Unknown operation action {other} (operation {id})"));
     }
     if !allowed.contains(&update.action) {
@@ -308,74 +300,28 @@ fn check_sizes(update: &OperationUpdate) -> Result<(), String> {
     Ok(())
 }
 
-/// Field rules that do not depend on the stored state.
+/// Field rules that do not depend on the stored state: the rules of every
+/// update, then those of its operation type.
 fn check_fields(update: &OperationUpdate) -> Result<(), String> {
     let id = &update.id;
     match update.action {
-        OperationAction::Succeed if update.error.is_some() => Err(format!(
-            "Cannot provide an Error for a SUCCEED action (operation {id})"
-        )),
-        OperationAction::Fail if update.payload.is_some() => Err(format!(
-            "Cannot provide a Payload for a FAIL action (operation {id})"
-        )),
-        OperationAction::Retry => {
-            let Some(options) = &update.step_options else {
-                return Err(format!(
-                    "StepOptions are required to RETRY a STEP (operation {id})"
-                ));
-            };
-            if options.next_attempt_delay_seconds < 0 {
-                return Err(format!(
-                    "StepOptions.NextAttemptDelaySeconds must not be negative, got {} (operation {id})",
-                    options.next_attempt_delay_seconds
-                ));
-            }
-            if update.payload.is_some() == update.error.is_some() {
-                return Err(format!(
-                    "A RETRY must carry exactly one of Payload and Error (operation {id})"
-                ));
-            }
-            Ok(())
+        OperationAction::Succeed if update.error.is_some() => {
+            return Err(format!(
+                "Cannot provide an Error for a SUCCEED action (operation {id})"
+            ));
         }
-        OperationAction::Start if update.operation_type == OperationType::Callback => {
-            if let Some(options) = &update.callback_options {
-                if options.timeout_seconds < 0 {
-                    return Err(format!(
-                        "CallbackOptions.TimeoutSeconds must not be negative, got {} (operation {id})",
-                        options.timeout_seconds
-                    ));
-                }
-                if options.heartbeat_timeout_seconds < 0 {
-                    return Err(format!(
-                        "CallbackOptions.HeartbeatTimeoutSeconds must not be negative, got {} (operation {id})",
-                        options.heartbeat_timeout_seconds
-                    ));
-                }
-            }
-            Ok(())
+        OperationAction::Fail if update.payload.is_some() => {
+            return Err(format!(
+                "Cannot provide a Payload for a FAIL action (operation {id})"
+            ));
         }
-        OperationAction::Start if update.operation_type == OperationType::ChainedInvoke => {
-            match &update.chained_invoke_options {
-                Some(options) if !options.function_name.trim().is_empty() => Ok(()),
-                _ => Err(format!(
-                    "ChainedInvokeOptions with a FunctionName are required to START a CHAINED_INVOKE (operation {id})"
-                )),
-            }
-        }
-        OperationAction::Start if update.operation_type == OperationType::Wait => {
-            let Some(options) = &update.wait_options else {
-                return Err(format!(
-                    "WaitOptions are required to START a WAIT (operation {id})"
-                ));
-            };
-            if !(MIN_WAIT_SECONDS..=MAX_WAIT_SECONDS).contains(&options.wait_seconds) {
-                return Err(format!(
-                    "WaitOptions.WaitSeconds must be between {MIN_WAIT_SECONDS} and {MAX_WAIT_SECONDS}, got {} (operation {id})",
-                    options.wait_seconds
-                ));
-            }
-            Ok(())
-        }
+        _ => {}
+    }
+    match update.operation_type {
+        OperationType::Step => step::check_fields(update),
+        OperationType::Wait => wait::check_fields(update),
+        OperationType::Callback => callback::check_fields(update),
+        OperationType::ChainedInvoke => chained_invoke::check_fields(update),
         _ => Ok(()),
     }
 }
@@ -401,73 +347,23 @@ fn show(value: Option<&str>) -> String {
 }
 
 /// The status after `update`, or why it may not happen from `current`
-/// (`stored` is the stored status, for messages).
+/// (`stored` is the stored status, for messages): the rules of the
+/// update's operation type.
 fn check_transition(
     update: &OperationUpdate,
     current: Option<Status>,
     stored: Option<&OperationStatus>,
 ) -> Result<Status, String> {
-    use OperationAction as A;
-    use Status as S;
-    let id = &update.id;
-    let kind = &update.operation_type;
     let state = current.map_or("absent", |s| s.name(stored));
-    match kind {
-        OperationType::Step => match (&update.action, current) {
-            (A::Start, None | Some(S::Ready)) => Ok(S::Started),
-            (A::Start, _) => Err(format!(
-                "Invalid current STEP state to start: operation {id} is {state}"
-            )),
-            (A::Succeed, Some(S::Started | S::Ready)) => Ok(S::Succeeded),
-            (A::Fail, Some(S::Started | S::Ready)) => Ok(S::Failed),
-            (A::Succeed | A::Fail, _) => Err(format!(
-                "Invalid current STEP state to close: operation {id} is {state}"
-            )),
-            (A::Retry, Some(S::Started | S::Ready)) => Ok(S::Pending),
-            _ => Err(format!(
-                "Invalid current STEP state to re-attempt: operation {id} is {state}"
-            )),
-        },
-        OperationType::Context => match (&update.action, current) {
-            (A::Start, None) => Ok(S::Started),
-            (A::Start, _) => Err(format!(
-                "Cannot start a CONTEXT that already exists (operation {id} is {state})"
-            )),
-            (A::Succeed, None | Some(S::Started)) => Ok(S::Succeeded),
-            (A::Fail, None | Some(S::Started)) => Ok(S::Failed),
-            _ => Err(format!(
-                "Invalid current CONTEXT state to close: operation {id} is {state}"
-            )),
-        },
-        OperationType::Wait => match (&update.action, current) {
-            (A::Start, None) => Ok(S::Started),
-            (A::Start, _) => Err(format!(
-                "Cannot start a WAIT that already exists (operation {id} is {state})"
-            )),
-            (A::Cancel, Some(S::Started)) => Ok(S::Cancelled),
-            _ => Err(format!(
-                "Cannot cancel a WAIT that does not exist or has already completed (operation {id} is {state})"
-            )),
-        },
-        OperationType::Callback => match (&update.action, current) {
-            (A::Start, None) => Ok(S::Started),
-            _ => Err(format!(
-                "Cannot start a CALLBACK that already exists (operation {id} is {state})"
-            )),
-        },
-        OperationType::ChainedInvoke => match (&update.action, current) {
-            (A::Start, None) => Ok(S::Started),
-            (A::Start, _) => Err(format!(
-                "Cannot start a CHAINED_INVOKE that already exists (operation {id} is {state})"
-            )),
-            (A::Cancel, Some(S::Started)) => Ok(S::Cancelled),
-            _ => Err(format!(
-                "Cannot cancel a CHAINED_INVOKE that does not exist or has already completed (operation {id} is {state})"
-            )),
-        },
+    match update.operation_type {
+        OperationType::Step => step::transition(update, current, state),
+        OperationType::Context => context::transition(update, current, state),
+        OperationType::Wait => wait::transition(update, current, state),
+        OperationType::Callback => callback::transition(update, current, state),
+        OperationType::ChainedInvoke => chained_invoke::transition(update, current, state),
         _ => Err(format!(
-            "Invalid action {} for a {kind} operation (operation {id})",
-            update.action
+            "Invalid action {} for a {} operation (operation {})",
+            update.action, update.operation_type, update.id
         )),
     }
 }
