@@ -5,7 +5,15 @@
 //! returns recorded results for the operations that already completed, runs
 //! the rest, checkpoints each new result before handing it to the code, and
 //! returns `PENDING` when the execution has to wait for the service (a timer,
-//! a retry back-off). See `spec/PROTOCOL.md` for the wire protocol.
+//! a retry back-off).
+//!
+//! # Which crate to depend on
+//!
+//! Usually not this one directly: a function depends on `durable-lambda`
+//! (`[dependencies]`), which re-exports everything here, and its tests on
+//! `durable-local` (`[dev-dependencies]`), which does too. Depend on
+//! `durable-core` itself to write a [`Backend`] of your own, or a library
+//! of durable operations that must not pull in the Lambda adapter.
 //!
 //! # The determinism contract
 //!

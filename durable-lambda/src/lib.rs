@@ -10,6 +10,14 @@
 //!
 //! The crate re-exports the SDK and the attribute macros: handler code needs
 //! only `use durable_lambda::prelude::*;`.
+//!
+//! # Which crate to depend on
+//!
+//! A function's crate puts this one in `[dependencies]` (and builds with
+//! cargo-lambda); its tests put `durable-local` in `[dev-dependencies]` and
+//! run the same handler on `durable_local::LocalRunner`, without an AWS
+//! account. The `durable` command (`durable-cli`) serves functions locally
+//! behind Lambda's API.
 
 mod backend;
 mod client;

@@ -46,6 +46,9 @@ pub enum LocalError {
         /// Its final status.
         status: ExecutionStatus,
     },
+    /// The runner's settings contradict each other.
+    #[error("{0}")]
+    Config(String),
     /// The input could not be serialized to JSON.
     #[error("the execution input could not be serialized: {0}")]
     Input(#[source] serde_json::Error),
@@ -126,6 +129,9 @@ impl LocalError {
         match self {
             Self::AlreadyStarted { .. } => {
                 BackendError::service(ALREADY_STARTED, 409, self.to_string())
+            }
+            Self::Config(_) => {
+                BackendError::service("InvalidParameterValueException", 400, self.to_string())
             }
             Self::NotFound { .. }
             | Self::CallbackNotFound { .. }

@@ -2,6 +2,23 @@
 //! implementation of the AWS Lambda durable execution *service*, and
 //! [`LocalRunner`], the in-process test API built on it.
 //!
+//! # Which crate to depend on
+//!
+//! To test handlers, this one, in `[dev-dependencies]`:
+//! `durable-local = "0.1"`. Its default build is the engine alone, with no
+//! HTTP server, AWS SDK, CLI parser or SQLite; the `sqlite` feature adds
+//! `SqliteStore`, a crash-safe store. The same engine behind Lambda's REST
+//! API is `durable-dev`; the `durable` command is `durable-cli`.
+//!
+//! # Layout
+//!
+//! [`LocalService`] is split by concern (`service/`: lifecycle, checkpoint,
+//! the callback API, settling invocations, stop and propagation, timers,
+//! recovery), and the rules of each operation type sit in one file
+//! (`service/operations/`: its actions, checks, transitions, timers and
+//! history events). [`Driver`] is the one loop that invokes executions,
+//! for [`LocalRunner`] and for `durable-dev`'s server alike.
+//!
 //! The service ([`LocalService`]) implements [`durable_core::Backend`]: it
 //! validates checkpoint batches like Lambda (PROTOCOL §3.4), chains checkpoint
 //! tokens (§4.2), applies updates, fires wait and retry timers, validates

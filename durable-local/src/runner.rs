@@ -31,13 +31,9 @@ use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
-use durable_core::wire::{
-    ErrorObject, Event, EventType, ExecutionStatus, InvocationInput, InvocationOutput, Operation,
-    OperationStatus, OperationType,
-};
+use durable_core::wire::{ErrorObject, InvocationInput, InvocationOutput};
 use durable_core::{Backend, BoxFuture, DurableHandler, InvocationConfig, InvocationError};
 use futures::FutureExt;
 use serde::Serialize;
@@ -46,18 +42,28 @@ use serde::de::DeserializeOwned;
 use crate::clock::Clock;
 use crate::driver::{Driver, DriverHost};
 use crate::error::{LocalError, RESOURCE_NOT_FOUND};
-use crate::events::EventRecord;
 use crate::fxhash::FxHashMap;
 use crate::service::{
     Invocation, InvocationResult, LocalService, RUNTIME_EXIT_ERROR, ServiceConfig,
 };
-use crate::store::{ExecutionStore, MemoryStore, StoredExecution};
+use crate::store::{ExecutionStore, MemoryStore};
 
 /// The function name executions get unless [`LocalRunner::function_name`] says otherwise.
 pub const DEFAULT_FUNCTION_NAME: &str = "local-function";
 
 /// Default bound on invocations per [`LocalRunner::run`].
 pub const DEFAULT_MAX_INVOCATIONS: u32 = 10_000;
+
+/// What [`LocalRunner`] builds its service with. The builder methods only
+/// record these, so their order does not matter.
+#[derive(Default)]
+struct Settings {
+    clock: Option<Clock>,
+    store: Option<Box<dyn ExecutionStore>>,
+    config: Option<ServiceConfig>,
+    /// The service was given whole, and a setting was set on the runner too.
+    conflict: Option<&'static str>,
+}
 
 /// One invocation of a registered function, its types erased.
 type InvokeFn = Arc<
@@ -73,8 +79,12 @@ type InvokeFn = Arc<
 /// Runs a durable handler in process against a [`LocalService`].
 pub struct LocalRunner<H, E, T> {
     handler: H,
-    service: LocalService,
-    backend: Arc<dyn Backend>,
+    /// The service, built at first use from the settings below (or given
+    /// to [`with_service`](LocalRunner::with_service)).
+    service: OnceLock<LocalService>,
+    /// What the service is built with; `None` until the builder sets it.
+    settings: Mutex<Settings>,
+    backend: OnceLock<Arc<dyn Backend>>,
     function_name: String,
     config: InvocationConfig,
     max_invocations: u32,
@@ -93,138 +103,13 @@ impl<H, E, T> std::fmt::Debug for LocalRunner<H, E, T> {
         let mut functions: Vec<&String> = self.functions.keys().collect();
         functions.sort();
         f.debug_struct("LocalRunner")
-            .field("service", &self.service)
+            .field("service", &self.service.get())
             .field("function_name", &self.function_name)
             .field("functions", &functions)
             .field("max_invocations", &self.max_invocations)
             .field("retain_finished", &self.retain_finished)
             .finish_non_exhaustive()
     }
-}
-
-/// A callback, named by its id or by its operation's name.
-///
-/// `&str` and `&String` convert into [`CallbackRef::Id`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CallbackRef<'a> {
-    /// The callback id (`CallbackDetails.CallbackId`), as an external system
-    /// receives it.
-    Id(&'a str),
-    /// The CALLBACK operation named `name` in the execution `arn` (`"*"`:
-    /// any): the first open one with that name, else the last one created.
-    Named {
-        /// The execution ARN.
-        arn: &'a str,
-        /// The callback operation's name.
-        name: &'a str,
-    },
-}
-
-impl<'a> CallbackRef<'a> {
-    /// The callback operation named `name` in execution `arn`.
-    pub fn named(arn: &'a str, name: &'a str) -> Self {
-        Self::Named { arn, name }
-    }
-}
-
-impl<'a> From<&'a str> for CallbackRef<'a> {
-    fn from(id: &'a str) -> Self {
-        Self::Id(id)
-    }
-}
-
-impl<'a> From<&'a String> for CallbackRef<'a> {
-    fn from(id: &'a String) -> Self {
-        Self::Id(id)
-    }
-}
-
-/// What an external system does to a callback, scheduled with
-/// [`LocalRunner::on_callback`]: succeed, fail or heartbeat it, `after` a
-/// delay counted from when the callback started (or from the previous
-/// action on the same name, if later).
-#[derive(Clone, Debug, PartialEq)]
-pub struct CallbackAction {
-    kind: ActionKind,
-    delay: Duration,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-enum ActionKind {
-    Success(Vec<u8>),
-    Failure(ErrorObject),
-    Heartbeat,
-}
-
-impl CallbackAction {
-    /// `SendDurableExecutionCallbackSuccess` with `result` as the body (the
-    /// conformance files send `json.dumps(value)`: see [`success_json`](Self::success_json)).
-    pub fn success(result: impl Into<Vec<u8>>) -> Self {
-        Self {
-            kind: ActionKind::Success(result.into()),
-            delay: Duration::ZERO,
-        }
-    }
-
-    /// `SendDurableExecutionCallbackSuccess` with `value` serialized as JSON.
-    ///
-    /// # Errors
-    /// `value` does not serialize.
-    pub fn success_json(value: &impl Serialize) -> Result<Self, serde_json::Error> {
-        serde_json::to_vec(value).map(Self::success)
-    }
-
-    /// `SendDurableExecutionCallbackFailure` with `error`.
-    pub fn failure(error: ErrorObject) -> Self {
-        Self {
-            kind: ActionKind::Failure(error),
-            delay: Duration::ZERO,
-        }
-    }
-
-    /// `SendDurableExecutionCallbackHeartbeat`.
-    pub fn heartbeat() -> Self {
-        Self {
-            kind: ActionKind::Heartbeat,
-            delay: Duration::ZERO,
-        }
-    }
-
-    /// Waits `delay` before acting (default: act as soon as the callback starts).
-    #[must_use]
-    pub fn after(mut self, delay: Duration) -> Self {
-        self.delay = delay;
-        self
-    }
-}
-
-/// The scheduled callback actions of a runner.
-#[derive(Debug, Default)]
-struct Rules {
-    rules: Vec<Rule>,
-    errors: Vec<String>,
-}
-
-#[derive(Debug)]
-struct Rule {
-    /// A callback operation name, or `*` for any.
-    pattern: String,
-    action: CallbackAction,
-    state: RuleState,
-}
-
-#[derive(Debug)]
-enum RuleState {
-    /// Not bound to a callback yet.
-    Waiting,
-    /// Acts on `callback_id` (in `arn`) at `due` (epoch ms).
-    Bound {
-        arn: String,
-        callback_id: String,
-        due: i64,
-    },
-    /// Acted at `at`.
-    Done { at: i64 },
 }
 
 /// The runner as the [`Driver`]'s host: it runs the handlers, marks what
@@ -305,29 +190,23 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn duration_ms(delay: Duration) -> i64 {
-    i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)
-}
-
 impl<H, E, T> LocalRunner<H, E, T>
 where
     H: DurableHandler<E, T>,
     E: DeserializeOwned + Send + 'static,
     T: Serialize + Send + 'static,
 {
-    /// A runner for `handler` with its own in-memory service on a virtual clock.
+    /// A runner for `handler`. Its service is built when it is first
+    /// needed: in memory and on a virtual clock, unless the builder says
+    /// otherwise ([`clock`](Self::clock), [`real_time`](Self::real_time),
+    /// [`store`](Self::store), [`service_config`](Self::service_config), in
+    /// any order).
     pub fn new(handler: H) -> Self {
-        Self::with_service(handler, LocalService::new(Clock::virtual_now()))
-    }
-
-    /// A runner for `handler` over an existing service (its store, clock and settings).
-    pub fn with_service(handler: H, service: LocalService) -> Self {
-        let backend: Arc<dyn Backend> = Arc::new(service.clone());
-        service.register_function(DEFAULT_FUNCTION_NAME);
         Self {
             handler,
-            service,
-            backend,
+            service: OnceLock::new(),
+            settings: Mutex::default(),
+            backend: OnceLock::new(),
             function_name: DEFAULT_FUNCTION_NAME.to_owned(),
             config: InvocationConfig::default(),
             max_invocations: DEFAULT_MAX_INVOCATIONS,
@@ -339,39 +218,96 @@ where
         }
     }
 
-    /// Uses `clock` instead of the default virtual clock. Replaces the
-    /// service: call it before starting executions.
-    #[must_use]
-    pub fn with_clock(self, clock: Clock) -> Self {
-        let config = self.service.config().clone();
-        let service = LocalService::with_store(Box::new(MemoryStore::new()), clock, config);
-        self.replace_service(service)
+    /// A runner for `handler` over an existing service, with the store,
+    /// clock and settings that service was built with (to look at its
+    /// executions, or to share it between runners). The runner's
+    /// [`clock`](Self::clock), [`real_time`](Self::real_time),
+    /// [`store`](Self::store) and [`service_config`](Self::service_config)
+    /// cannot change a service that is already built: set after this, they
+    /// make every run fail with [`LocalError::Config`].
+    pub fn with_service(handler: H, service: LocalService) -> Self {
+        let runner = Self::new(handler);
+        service.register_function(DEFAULT_FUNCTION_NAME);
+        let _ = runner.service.set(service);
+        runner
     }
 
-    /// Uses the real clock: waits and retry back-offs really take their time.
-    /// Replaces the service: call it before starting executions.
+    /// Runs on `clock` instead of a fresh virtual clock.
     #[must_use]
-    pub fn with_real_time(self) -> Self {
-        self.with_clock(Clock::real())
+    pub fn clock(self, clock: Clock) -> Self {
+        self.set(|settings| settings.clock = Some(clock), "clock")
     }
 
-    /// Uses `store` and `config` (page size, failed-invocation budget, ARN
-    /// parts) on the runner's clock. Replaces the service: call it before
-    /// starting executions.
+    /// Runs on the real clock: waits and retry back-offs really take their
+    /// time. Short for `.clock(Clock::real())`.
     #[must_use]
-    pub fn with_store(self, store: Box<dyn ExecutionStore>, config: ServiceConfig) -> Self {
-        let clock = self.service.clock().clone();
-        self.replace_service(LocalService::with_store(store, clock, config))
+    pub fn real_time(self) -> Self {
+        self.clock(Clock::real())
     }
 
-    fn replace_service(mut self, service: LocalService) -> Self {
-        service.register_function(self.function_name.clone());
-        for name in self.functions.keys() {
-            service.register_function(name.clone());
+    /// Keeps executions in `store` (for example a `SqliteStore`) instead of
+    /// memory.
+    #[must_use]
+    pub fn store(self, store: Box<dyn ExecutionStore>) -> Self {
+        self.set(|settings| settings.store = Some(store), "store")
+    }
+
+    /// The service's settings: page size, failed-invocation budget, ARN
+    /// parts (default [`ServiceConfig::default`]).
+    #[must_use]
+    pub fn service_config(self, config: ServiceConfig) -> Self {
+        self.set(|settings| settings.config = Some(config), "service_config")
+    }
+
+    /// Records a setting of the service to build.
+    fn set(self, change: impl FnOnce(&mut Settings), what: &'static str) -> Self {
+        {
+            let mut settings = lock(&self.settings);
+            change(&mut settings);
+            if self.service.get().is_some() {
+                settings.conflict.get_or_insert(what);
+            }
         }
-        self.backend = Arc::new(service.clone());
-        self.service = service;
         self
+    }
+
+    /// The runner's service, built from the settings at first use.
+    pub fn service(&self) -> &LocalService {
+        self.service.get_or_init(|| {
+            let mut settings = lock(&self.settings);
+            let store = settings
+                .store
+                .take()
+                .unwrap_or_else(|| Box::new(MemoryStore::new()));
+            let clock = settings.clock.clone().unwrap_or_else(Clock::virtual_now);
+            let config = settings.config.clone().unwrap_or_default();
+            let service = LocalService::with_store(store, clock, config);
+            service.register_function(self.function_name.clone());
+            for name in self.functions.keys() {
+                service.register_function(name.clone());
+            }
+            service
+        })
+    }
+
+    /// The service as the handler's backend.
+    fn backend(&self) -> Arc<dyn Backend> {
+        Arc::clone(
+            self.backend
+                .get_or_init(|| Arc::new(self.service().clone())),
+        )
+    }
+
+    /// Fails when the settings conflict (see [`with_service`](Self::with_service)).
+    fn check_settings(&self) -> Result<(), LocalError> {
+        match lock(&self.settings).conflict {
+            Some(setting) => Err(LocalError::Config(format!(
+                "LocalRunner::{setting} was set on a runner made with LocalRunner::with_service; \
+                 a service that is already built keeps its clock, store and config \
+                 (give them to LocalService::with_store instead, or use LocalRunner::new)"
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// The function name used in execution ARNs (default `local-function`);
@@ -379,7 +315,9 @@ where
     #[must_use]
     pub fn function_name(mut self, name: impl Into<String>) -> Self {
         self.function_name = name.into();
-        self.service.register_function(self.function_name.clone());
+        if let Some(service) = self.service.get() {
+            service.register_function(self.function_name.clone());
+        }
         self
     }
 
@@ -404,7 +342,9 @@ where
                 durable_core::run_invocation(&*handler, input, backend, &config).await
             })
         });
-        self.service.register_function(name.clone());
+        if let Some(service) = self.service.get() {
+            service.register_function(name.clone());
+        }
         self.functions.insert(name, invoke);
         self
     }
@@ -434,16 +374,6 @@ where
         self
     }
 
-    /// The runner's service.
-    pub fn service(&self) -> &LocalService {
-        &self.service
-    }
-
-    /// The runner's clock.
-    pub fn clock(&self) -> &Clock {
-        self.service.clock()
-    }
-
     /// Starts an execution with `input` and runs invocations until it ends or
     /// waits on something external (then its status is RUNNING).
     pub async fn run(&self, input: impl Serialize) -> Result<Execution, LocalError> {
@@ -468,7 +398,7 @@ where
 
     /// A snapshot of an execution.
     pub fn execution(&self, arn: &str) -> Result<Execution, LocalError> {
-        self.service.with_execution(arn, Execution::from_stored)
+        self.service().with_execution(arn, Execution::from_stored)
     }
 
     async fn start_and_drive(
@@ -476,9 +406,10 @@ where
         input: String,
         name: Option<String>,
     ) -> Result<Execution, LocalError> {
-        let started = self
-            .service
-            .start_execution(&self.function_name, name.as_deref(), input)?;
+        self.check_settings()?;
+        let started =
+            self.service()
+                .start_execution(&self.function_name, name.as_deref(), input)?;
         self.drive(&started.arn).await
     }
 
@@ -486,15 +417,16 @@ where
     /// time order on the shared clock, until `root` ends or nothing internal
     /// or scheduled is left.
     async fn drive(&self, root: &str) -> Result<Execution, LocalError> {
+        self.check_settings()?;
         let host = RunHost {
             runner: self,
             guard: Mutex::new(DrivingGuard {
                 driving: &self.driving,
-                service: &self.service,
+                service: self.service(),
                 arns: Vec::new(),
             }),
         };
-        let report = Driver::new(&self.service, &host)
+        let report = Driver::new(self.service(), &host)
             .max_invocations(self.max_invocations)
             .drive(root)
             .await?;
@@ -502,13 +434,13 @@ where
         if !self.retain_finished && report.finished {
             for callee in report.executions.iter().skip(1) {
                 let ended = self
-                    .service
+                    .service()
                     .with_execution(callee, |exec| exec.status().is_terminal());
                 if ended.unwrap_or(false) {
-                    self.service.remove_execution(callee);
+                    self.service().remove_execution(callee);
                 }
             }
-            if let Some(exec) = self.service.remove_execution(root) {
+            if let Some(exec) = self.service().remove_execution(root) {
                 return Ok(Execution::from_owned(exec));
             }
         }
@@ -517,7 +449,7 @@ where
 
     /// One invocation of `function`; a panic is a crash (`Runtime.ExitError`).
     async fn invoke(&self, function: &str, input: InvocationInput) -> InvocationResult {
-        let backend = Arc::clone(&self.backend);
+        let backend = self.backend();
         let outcome = if function == self.function_name {
             let invocation =
                 durable_core::run_invocation(&self.handler, input, backend, &self.config);
@@ -551,240 +483,6 @@ where
                     format!("the handler panicked: {message}"),
                 ))
             }
-        }
-    }
-
-    // ----- callbacks -----
-
-    /// The id of `callback`.
-    ///
-    /// # Errors
-    /// [`LocalError::NotFound`] for an unknown execution,
-    /// [`LocalError::CallbackNameNotFound`] when it has no callback of that name.
-    pub fn callback_id<'a>(
-        &self,
-        callback: impl Into<CallbackRef<'a>>,
-    ) -> Result<String, LocalError> {
-        match callback.into() {
-            CallbackRef::Id(id) => Ok(id.to_owned()),
-            CallbackRef::Named { arn, name } => {
-                self.service.find_callback(arn, name)?.ok_or_else(|| {
-                    LocalError::CallbackNameNotFound {
-                        arn: arn.to_owned(),
-                        name: name.to_owned(),
-                    }
-                })
-            }
-        }
-    }
-
-    /// Completes `callback` with `result` (see
-    /// [`LocalService::send_callback_success`]); [`resume`](Self::resume)
-    /// the execution to let it go on.
-    ///
-    /// # Errors
-    /// As [`callback_id`](Self::callback_id) and
-    /// [`LocalService::send_callback_success`] (unknown id, callback already
-    /// closed, result over 1 MiB).
-    pub fn callback_success<'a>(
-        &self,
-        callback: impl Into<CallbackRef<'a>>,
-        result: impl AsRef<[u8]>,
-    ) -> Result<(), LocalError> {
-        let id = self.callback_id(callback)?;
-        self.service.send_callback_success(&id, result.as_ref())
-    }
-
-    /// Fails `callback` with `error` (see [`LocalService::send_callback_failure`]);
-    /// [`resume`](Self::resume) the execution to let it go on.
-    ///
-    /// # Errors
-    /// As [`callback_success`](Self::callback_success).
-    pub fn callback_failure<'a>(
-        &self,
-        callback: impl Into<CallbackRef<'a>>,
-        error: ErrorObject,
-    ) -> Result<(), LocalError> {
-        let id = self.callback_id(callback)?;
-        self.service.send_callback_failure(&id, error)
-    }
-
-    /// Sends a heartbeat for `callback` (see [`LocalService::send_callback_heartbeat`]).
-    ///
-    /// # Errors
-    /// As [`callback_success`](Self::callback_success).
-    pub fn callback_heartbeat<'a>(
-        &self,
-        callback: impl Into<CallbackRef<'a>>,
-    ) -> Result<(), LocalError> {
-        let id = self.callback_id(callback)?;
-        self.service.send_callback_heartbeat(&id)
-    }
-
-    /// Waits until execution `arn` has a callback operation named `name`
-    /// (`"*"`: any) and returns its id.
-    ///
-    /// On the real clock, or while a run of this runner is driving the
-    /// execution (for example one spawned on another task), this waits for
-    /// the callback to be created. Otherwise (virtual clock, nothing driving)
-    /// nothing can create it, so it answers at once.
-    ///
-    /// # Errors
-    /// [`LocalError::NotFound`] for an unknown execution;
-    /// [`LocalError::CallbackNameNotFound`] when the callback does not exist
-    /// and cannot appear (the execution has ended, or nothing drives it on a
-    /// virtual clock).
-    pub async fn wait_for_callback(&self, arn: &str, name: &str) -> Result<String, LocalError> {
-        let changed = self.service.changed();
-        loop {
-            let notified = changed.notified();
-            let mut notified = std::pin::pin!(notified);
-            notified.as_mut().enable();
-            if let Some(id) = self.service.find_callback(arn, name)? {
-                return Ok(id);
-            }
-            let ended = self
-                .service
-                .with_execution(arn, |exec| exec.status().is_terminal())?;
-            let driven = lock(&self.driving).iter().any(|a| a == arn);
-            if ended || (self.clock().is_virtual() && !driven) {
-                return Err(LocalError::CallbackNameNotFound {
-                    arn: arn.to_owned(),
-                    name: name.to_owned(),
-                });
-            }
-            notified.await;
-        }
-    }
-
-    /// Schedules what an external system does to a callback: when a
-    /// callback operation named `name` (`"*"`: any) is open in an execution
-    /// this runner drives, `action` happens after its delay, in time order
-    /// with the engine's own timers (on the virtual clock too).
-    ///
-    /// Each scheduled action acts once. Actions for the same `name` act in
-    /// the order they were scheduled: the first binds to the first open
-    /// matching callback; the next binds once the first has acted (to the
-    /// same callback if it is still open, as after a heartbeat, else to the
-    /// next one to start), its delay counted from then. Actions for different
-    /// names are independent. A failed action (say, the callback had already
-    /// timed out) is reported by [`callback_action_errors`](Self::callback_action_errors).
-    pub fn on_callback(&self, name: impl Into<String>, action: CallbackAction) -> &Self {
-        lock(&self.rules).rules.push(Rule {
-            pattern: name.into(),
-            action,
-            state: RuleState::Waiting,
-        });
-        self
-    }
-
-    /// The scheduled callback actions that failed, as messages.
-    pub fn callback_action_errors(&self) -> Vec<String> {
-        lock(&self.rules).errors.clone()
-    }
-
-    /// Binds every waiting action that may act now to an open callback of
-    /// the tree.
-    fn bind_callback_actions(&self, tree: &[String]) {
-        let mut rules = lock(&self.rules);
-        if !rules
-            .rules
-            .iter()
-            .any(|r| matches!(r.state, RuleState::Waiting))
-        {
-            return;
-        }
-        let mut open = Vec::new();
-        for arn in tree {
-            if let Ok(callbacks) = self.service.open_callbacks(arn) {
-                open.extend(callbacks.into_iter().map(|c| (arn.clone(), c)));
-            }
-        }
-        if open.is_empty() {
-            return;
-        }
-        open.sort_by_key(|(_, c)| c.start_timestamp);
-        for at in 0..rules.rules.len() {
-            let (earlier, rest) = rules.rules.split_at_mut(at);
-            let Some(rule) = rest.first_mut() else {
-                break;
-            };
-            if !matches!(rule.state, RuleState::Waiting) {
-                continue;
-            }
-            let mut same_name = earlier.iter().filter(|r| r.pattern == rule.pattern);
-            if same_name
-                .clone()
-                .any(|r| !matches!(r.state, RuleState::Done { .. }))
-            {
-                continue;
-            }
-            let previous = same_name.next_back().and_then(|r| match r.state {
-                RuleState::Done { at } => Some(at),
-                _ => None,
-            });
-            let found = open.iter().find(|(_, c)| {
-                rule.pattern == "*" || c.name.as_deref() == Some(rule.pattern.as_str())
-            });
-            if let Some((arn, callback)) = found {
-                let base = callback.start_timestamp.max(previous.unwrap_or(i64::MIN));
-                rule.state = RuleState::Bound {
-                    arn: arn.clone(),
-                    callback_id: callback.callback_id.clone(),
-                    due: base.saturating_add(duration_ms(rule.action.delay)),
-                };
-            }
-        }
-    }
-
-    /// The earliest bound action on a callback of the tree: (due, rule index).
-    fn next_callback_action(&self, tree: &[String]) -> Option<(i64, usize)> {
-        let rules = lock(&self.rules);
-        rules
-            .rules
-            .iter()
-            .enumerate()
-            .filter_map(|(i, rule)| match &rule.state {
-                RuleState::Bound { arn, due, .. } if tree.contains(arn) => Some((*due, i)),
-                _ => None,
-            })
-            .min()
-    }
-
-    /// Performs the bound action `index`.
-    fn fire_callback_action(&self, index: usize) {
-        let now = self.clock().now_ms();
-        let (callback_id, kind) = {
-            let mut rules = lock(&self.rules);
-            let Some(rule) = rules.rules.get_mut(index) else {
-                return;
-            };
-            let state = std::mem::replace(&mut rule.state, RuleState::Done { at: now });
-            let RuleState::Bound { callback_id, .. } = state else {
-                rule.state = state;
-                return;
-            };
-            (callback_id, rule.action.kind.clone())
-        };
-        let (what, result) = match kind {
-            ActionKind::Success(result) => (
-                "success",
-                self.service.send_callback_success(&callback_id, &result),
-            ),
-            ActionKind::Failure(error) => (
-                "failure",
-                self.service.send_callback_failure(&callback_id, error),
-            ),
-            ActionKind::Heartbeat => (
-                "heartbeat",
-                self.service.send_callback_heartbeat(&callback_id),
-            ),
-        };
-        if let Err(error) = result {
-            tracing::warn!(%error, "scheduled callback {what} failed");
-            lock(&self.rules)
-                .errors
-                .push(format!("scheduled callback {what}: {error}"));
         }
     }
 }
@@ -825,284 +523,12 @@ where
     }
 }
 
-/// A snapshot of an execution: status, result, operation records and history.
-///
-/// The history is kept in the engine's compact form and turned into wire
-/// [`Event`]s when [`history`](Self::history) is called.
-#[derive(Clone, Debug)]
-pub struct Execution {
-    arn: String,
-    name: String,
-    status: ExecutionStatus,
-    input: String,
-    result: Option<String>,
-    error: Option<ErrorObject>,
-    start_timestamp: i64,
-    end_timestamp: Option<i64>,
-    /// Every record in creation order; index 0 is the EXECUTION record.
-    records: Vec<Operation>,
-    events: Vec<EventRecord>,
-    invocations: u32,
-}
+mod callbacks;
+mod execution;
 
-impl Execution {
-    fn from_stored(exec: &StoredExecution) -> Self {
-        Self {
-            arn: exec.arn.clone(),
-            name: exec.name.clone(),
-            status: exec.status.clone(),
-            input: exec.input.clone(),
-            result: exec.result.clone(),
-            error: exec.error.clone(),
-            start_timestamp: exec.start_timestamp,
-            end_timestamp: exec.end_timestamp,
-            records: exec.slots.iter().map(|slot| slot.op.clone()).collect(),
-            events: exec.events.clone(),
-            invocations: exec.invocations,
-        }
-    }
-
-    fn from_owned(exec: StoredExecution) -> Self {
-        Self {
-            arn: exec.arn,
-            name: exec.name,
-            status: exec.status,
-            input: exec.input,
-            result: exec.result,
-            error: exec.error,
-            start_timestamp: exec.start_timestamp,
-            end_timestamp: exec.end_timestamp,
-            records: exec.slots.into_iter().map(|slot| slot.op).collect(),
-            events: exec.events,
-            invocations: exec.invocations,
-        }
-    }
-
-    /// The records of the user's operations (all but the EXECUTION record).
-    fn user_records(&self) -> impl Iterator<Item = &Operation> + '_ {
-        self.records
-            .iter()
-            .filter(|op| op.operation_type != OperationType::Execution)
-    }
-
-    /// The execution ARN.
-    pub fn arn(&self) -> &str {
-        &self.arn
-    }
-
-    /// The execution name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// RUNNING (waiting on something external), SUCCEEDED or FAILED.
-    pub fn status(&self) -> ExecutionStatus {
-        self.status.clone()
-    }
-
-    /// The input as JSON text.
-    pub fn input(&self) -> &str {
-        &self.input
-    }
-
-    /// The result deserialized as `R`: `Ok(None)` unless the execution
-    /// SUCCEEDED with a result.
-    pub fn result<R: DeserializeOwned>(&self) -> Result<Option<R>, serde_json::Error> {
-        match self.result.as_deref() {
-            None | Some("") => Ok(None),
-            Some(text) => serde_json::from_str(text).map(Some),
-        }
-    }
-
-    /// The result as the JSON text the handler returned.
-    pub fn result_payload(&self) -> Option<&str> {
-        self.result.as_deref()
-    }
-
-    /// The error of a FAILED execution.
-    pub fn error(&self) -> Option<&ErrorObject> {
-        self.error.as_ref()
-    }
-
-    /// When the execution started (epoch ms).
-    pub fn start_timestamp(&self) -> i64 {
-        self.start_timestamp
-    }
-
-    /// When it ended (epoch ms).
-    pub fn end_timestamp(&self) -> Option<i64> {
-        self.end_timestamp
-    }
-
-    /// The operations in creation order (not the EXECUTION record).
-    pub fn operations(&self) -> Vec<OperationView<'_>> {
-        self.user_records().map(|op| OperationView { op }).collect()
-    }
-
-    /// The first operation named `name`.
-    pub fn operation(&self, name: &str) -> Option<OperationView<'_>> {
-        self.user_records()
-            .find(|op| op.name.as_deref() == Some(name))
-            .map(|op| OperationView { op })
-    }
-
-    /// The operation with this id.
-    pub fn operation_by_id(&self, id: &str) -> Option<OperationView<'_>> {
-        self.user_records()
-            .find(|op| op.id == id)
-            .map(|op| OperationView { op })
-    }
-
-    /// The operations whose parent is `parent_id` (`None`: the root ones).
-    pub fn children(&self, parent_id: Option<&str>) -> Vec<OperationView<'_>> {
-        self.user_records()
-            .filter(|op| op.parent_id.as_deref() == parent_id)
-            .map(|op| OperationView { op })
-            .collect()
-    }
-
-    /// The EXECUTION record (its id is the last segment of the ARN).
-    pub fn execution_record(&self) -> Option<&Operation> {
-        self.records.first()
-    }
-
-    /// The history as wire events, EventId 1 first.
-    pub fn history(&self) -> Vec<Event> {
-        self.events
-            .iter()
-            .enumerate()
-            .map(|(i, record)| {
-                record.to_wire(
-                    i as u64 + 1,
-                    self.records.get(record.op as usize),
-                    &self.input,
-                )
-            })
-            .collect()
-    }
-
-    /// The history's event types in order (handy in assertions).
-    pub fn event_types(&self) -> Vec<EventType> {
-        self.events.iter().map(EventRecord::event_type).collect()
-    }
-
-    /// How many invocations ran.
-    pub fn invocations(&self) -> u32 {
-        self.invocations
-    }
-}
-
-/// A read-only view of one operation record.
-#[derive(Clone, Copy, Debug)]
-pub struct OperationView<'a> {
-    op: &'a Operation,
-}
-
-impl<'a> OperationView<'a> {
-    /// The operation id.
-    pub fn id(&self) -> &'a str {
-        &self.op.id
-    }
-
-    /// STEP, WAIT, CONTEXT, ...
-    pub fn operation_type(&self) -> &'a OperationType {
-        &self.op.operation_type
-    }
-
-    /// `Step`, `Wait`, `RunInChildContext`, ...
-    pub fn sub_type(&self) -> Option<&'a str> {
-        self.op.sub_type.as_deref()
-    }
-
-    /// The name given in code.
-    pub fn name(&self) -> Option<&'a str> {
-        self.op.name.as_deref()
-    }
-
-    /// The enclosing CONTEXT operation's id.
-    pub fn parent_id(&self) -> Option<&'a str> {
-        self.op.parent_id.as_deref()
-    }
-
-    /// The record's status.
-    pub fn status(&self) -> &'a OperationStatus {
-        &self.op.status
-    }
-
-    /// Finished attempts of a STEP (0 for other operations).
-    pub fn attempts(&self) -> u32 {
-        self.op
-            .step_details
-            .as_ref()
-            .map_or(0, |d| u32::try_from(d.attempt).unwrap_or(0))
-    }
-
-    /// When it started (epoch ms).
-    pub fn start_timestamp(&self) -> Option<i64> {
-        self.op.start_timestamp
-    }
-
-    /// When it ended (epoch ms).
-    pub fn end_timestamp(&self) -> Option<i64> {
-        self.op.end_timestamp
-    }
-
-    /// The stored result (JSON text) of a STEP, CONTEXT, CALLBACK or CHAINED_INVOKE.
-    pub fn result_payload(&self) -> Option<&'a str> {
-        let op = self.op;
-        op.step_details
-            .as_ref()
-            .and_then(|d| d.result.as_deref())
-            .or_else(|| {
-                op.context_details
-                    .as_ref()
-                    .and_then(|d| d.result.as_deref())
-            })
-            .or_else(|| {
-                op.callback_details
-                    .as_ref()
-                    .and_then(|d| d.result.as_deref())
-            })
-            .or_else(|| {
-                op.chained_invoke_details
-                    .as_ref()
-                    .and_then(|d| d.result.as_deref())
-            })
-    }
-
-    /// The stored result deserialized as `R` (`Ok(None)` when there is none).
-    pub fn result<R: DeserializeOwned>(&self) -> Result<Option<R>, serde_json::Error> {
-        self.result_payload().map(serde_json::from_str).transpose()
-    }
-
-    /// The stored error.
-    pub fn error(&self) -> Option<&'a ErrorObject> {
-        let op = self.op;
-        op.step_details
-            .as_ref()
-            .and_then(|d| d.error.as_ref())
-            .or_else(|| op.context_details.as_ref().and_then(|d| d.error.as_ref()))
-            .or_else(|| op.callback_details.as_ref().and_then(|d| d.error.as_ref()))
-            .or_else(|| {
-                op.chained_invoke_details
-                    .as_ref()
-                    .and_then(|d| d.error.as_ref())
-            })
-    }
-
-    /// The callback id of a CALLBACK operation.
-    pub fn callback_id(&self) -> Option<&'a str> {
-        self.op
-            .callback_details
-            .as_ref()
-            .and_then(|d| d.callback_id.as_deref())
-    }
-
-    /// The whole wire record.
-    pub fn record(&self) -> &'a Operation {
-        self.op
-    }
-}
+use callbacks::Rules;
+pub use callbacks::{CallbackAction, CallbackRef};
+pub use execution::{Execution, OperationView};
 
 #[cfg(test)]
 mod tests;

@@ -27,7 +27,7 @@ async fn an_external_completion_wakes_a_run_sleeping_until_a_timeout() {
             Ok::<_, DurableError>(answer)
         }
     };
-    let runner = LocalRunner::new(handler).with_real_time();
+    let runner = LocalRunner::new(handler).real_time();
     let service = runner.service().clone();
     let external = tokio::spawn(async move {
         let id = inbox.recv().await.expect("the submitter sends the id");

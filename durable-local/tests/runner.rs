@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use durable_core::wire::{EventType, ExecutionStatus, OperationStatus, OperationType};
 use durable_core::{DurableContext, DurableError, Jitter, RetryPolicy, StepContext, StepError};
-use durable_local::{
-    Clock, LocalError, LocalRunner, MemoryStore, RUNTIME_EXIT_ERROR, ServiceConfig,
-};
+use durable_local::{Clock, LocalError, LocalRunner, RUNTIME_EXIT_ERROR, ServiceConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -31,7 +29,7 @@ async fn step_then_wait(name: String, ctx: DurableContext) -> Result<String, Dur
 #[tokio::test]
 async fn step_then_wait_matches_example_a() {
     let runner = LocalRunner::new(step_then_wait);
-    let start = runner.clock().now_ms();
+    let start = runner.service().clock().now_ms();
     let exec = runner.run("bob").await.unwrap();
     assert_eq!(exec.status(), ExecutionStatus::Succeeded);
     assert_eq!(exec.result::<String>().unwrap().as_deref(), Some("hi bob"));
@@ -69,7 +67,7 @@ async fn step_then_wait_matches_example_a() {
     );
     assert_eq!(exec.operations().len(), 2);
     // The virtual clock jumped over the wait instantly.
-    assert_eq!(runner.clock().now_ms(), start + 10_000);
+    assert_eq!(runner.service().clock().now_ms(), start + 10_000);
     let history = exec.history();
     let wait_started = history[3].wait_started_details.as_ref().unwrap();
     assert_eq!(wait_started.duration, 10);
@@ -368,7 +366,7 @@ async fn replay_pages_through_a_small_page_size() {
         page_size: 3,
         ..ServiceConfig::default()
     };
-    let runner = LocalRunner::new(many_steps).with_store(Box::new(MemoryStore::new()), config);
+    let runner = LocalRunner::new(many_steps).service_config(config);
     let exec = runner.run(10).await.unwrap();
     assert_eq!(
         exec.status(),
@@ -424,8 +422,8 @@ async fn concurrent_executions_share_one_runner() {
 
 #[tokio::test]
 async fn real_time_really_waits() {
-    let runner = LocalRunner::new(many_steps).with_real_time();
-    assert!(!runner.clock().is_virtual());
+    let runner = LocalRunner::new(many_steps).real_time();
+    assert!(!runner.service().clock().is_virtual());
     let started = std::time::Instant::now();
     let exec = runner.run(1).await.unwrap();
     assert_eq!(exec.status(), ExecutionStatus::Succeeded);
@@ -438,7 +436,7 @@ async fn real_time_really_waits() {
 
 #[tokio::test]
 async fn a_custom_virtual_clock() {
-    let runner = LocalRunner::new(step_then_wait).with_clock(Clock::virtual_at(1_000_000));
+    let runner = LocalRunner::new(step_then_wait).clock(Clock::virtual_at(1_000_000));
     let exec = runner.run("x").await.unwrap();
     assert_eq!(exec.start_timestamp(), 1_000_000);
     assert_eq!(exec.end_timestamp(), Some(1_010_000));

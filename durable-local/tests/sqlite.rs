@@ -137,8 +137,7 @@ async fn a_running_workflow_round_trips_through_close_and_reopen() {
     let dir = TempDir::new("roundtrip");
     let path = dir.db();
 
-    let runner =
-        LocalRunner::new(order).with_store(Box::new(open(&path)), ServiceConfig::default());
+    let runner = LocalRunner::new(order).store(Box::new(open(&path)));
     let exec = runner.start("order-7").name("order-7").await.unwrap();
     assert_eq!(
         exec.status(),
@@ -183,8 +182,7 @@ async fn a_running_workflow_round_trips_through_close_and_reopen() {
 
     // A new runner on the reopened store: the callback id is known again,
     // starting by the same name returns the same execution.
-    let runner =
-        LocalRunner::new(order).with_store(Box::new(open(&path)), ServiceConfig::default());
+    let runner = LocalRunner::new(order).store(Box::new(open(&path)));
     let service = runner.service();
     assert_eq!(service.next_step(&arn).unwrap(), NextStep::Idle);
     assert_eq!(
@@ -319,8 +317,8 @@ async fn a_retry_and_a_wait_fire_after_reopening() {
 
     // Reopened again, by a runner: the wait fires and the execution ends.
     let runner = LocalRunner::new(retry_then_wait)
-        .with_clock(Clock::virtual_at(retry_due + 60_000))
-        .with_store(Box::new(open(&path)), ServiceConfig::default());
+        .clock(Clock::virtual_at(retry_due + 60_000))
+        .store(Box::new(open(&path)));
     assert_eq!(
         runner.service().next_step(&arn).unwrap(),
         NextStep::WaitUntil(wait_due)
@@ -877,4 +875,74 @@ fn a_store_with_a_missing_record_is_reported_corrupt() {
     let err = SqliteStore::open(&path).unwrap_err();
     assert!(err.message().contains("corrupt"), "{err}");
     assert!(err.message().contains("EXECUTION record"), "{err}");
+}
+
+/// A one-step handler for the builder tests.
+async fn greet(name: String, ctx: DurableContext) -> Result<String, DurableError> {
+    let greeting = ctx
+        .step(move |_: StepContext| async move { Ok::<_, StepError>(format!("hi {name}")) })
+        .name("greet")
+        .await?;
+    Ok(greeting)
+}
+
+/// The runner's builder records settings and builds its service at first
+/// use, so the store, the clock and the service config apply in any order
+/// (`.store(..).real_time()` used to run in memory: `with_real_time`
+/// replaced the service and dropped the store).
+#[tokio::test]
+async fn runner_settings_apply_in_any_order() {
+    let dir = TempDir::new("builder-order");
+    let config = || ServiceConfig {
+        region: "eu-west-3".to_owned(),
+        ..ServiceConfig::default()
+    };
+    let orders: [(
+        &str,
+        fn(LocalRunner<_, String, String>, SqliteStore, ServiceConfig) -> _,
+    ); 3] = [
+        ("store-config-clock", |r, s, c| {
+            r.store(Box::new(s)).service_config(c).real_time()
+        }),
+        ("clock-store-config", |r, s, c| {
+            r.real_time().store(Box::new(s)).service_config(c)
+        }),
+        ("config-clock-store", |r, s, c| {
+            r.service_config(c).real_time().store(Box::new(s))
+        }),
+    ];
+    for (label, build) in orders {
+        let path = dir.0.join(format!("{label}.sqlite"));
+        let runner = build(LocalRunner::new(greet), open(&path), config());
+        assert!(
+            !runner.service().clock().is_virtual(),
+            "{label}: real clock"
+        );
+        let exec = runner.start("Ada".to_owned()).name("ada").await.unwrap();
+        assert_eq!(exec.status(), ExecutionStatus::Succeeded, "{label}");
+        assert!(
+            exec.arn().starts_with("arn:aws:lambda:eu-west-3:"),
+            "{label}: {}",
+            exec.arn()
+        );
+        let arn = exec.arn().to_owned();
+        drop(runner);
+        let store = open(&path);
+        let stored = store
+            .get(&arn)
+            .unwrap_or_else(|| panic!("{label}: not in the file"));
+        assert_eq!(stored.status(), &ExecutionStatus::Succeeded, "{label}");
+    }
+}
+
+/// A service given whole keeps its own clock, store and config: setting
+/// them on the runner too is a mistake that every run reports.
+#[tokio::test]
+async fn runner_settings_on_a_given_service_are_refused() {
+    let service = LocalService::new(Clock::virtual_now());
+    let runner = LocalRunner::with_service(greet, service).real_time();
+    let err = runner.run("Ada".to_owned()).await.unwrap_err();
+    assert!(matches!(err, LocalError::Config(_)), "{err:?}");
+    assert!(err.to_string().contains("LocalRunner::clock"), "{err}");
+    assert!(err.to_string().contains("with_service"), "{err}");
 }

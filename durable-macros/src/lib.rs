@@ -4,7 +4,7 @@
 //!
 //! Use them through the facade you depend on (`durable_lambda::prelude::*`,
 //! or `durable_local::prelude::*` in a test-only crate); nothing else needs
-//! importing.
+//! importing, and nobody needs to add `durable-macros` to a manifest.
 //!
 //! ```
 //! use durable_core::{DurableContext, DurableError, RetryPolicy, StepContext, StepError};

@@ -135,7 +135,7 @@ pub async fn execute(
     let mut runner = LocalRunner::new(move |event: Value, ctx: DurableContext| handler(event, ctx))
         .max_invocations(MAX_INVOCATIONS);
     if real_time() {
-        runner = runner.with_real_time();
+        runner = runner.real_time();
     }
     for (name, make) in handlers::targets() {
         let target = make();

@@ -104,7 +104,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ]);
     // The real clock (there is no wait to skip), so the timeline shows the
     // steps' 20 ms and the map's ~40 ms for five items three at a time.
-    let runner = LocalRunner::new(handler).with_real_time();
+    let runner = LocalRunner::new(handler).real_time();
     let execution = runner.run(documents).await?;
 
     println!("\nexecution {}", execution.arn());

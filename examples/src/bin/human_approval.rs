@@ -157,7 +157,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let handler =
         move |claim: Claim, ctx: DurableContext| expense_workflow(claim, ctx, to_approver.clone());
     // The real clock: the workflow really waits for the approver.
-    let runner = LocalRunner::new(handler).with_real_time();
+    let runner = LocalRunner::new(handler).real_time();
 
     // The external system: its own task, with a handle on the service only.
     let external = tokio::spawn(approver(runner.service().clone(), approver_inbox));
