@@ -1,6 +1,6 @@
 //! Compile-time behaviour of the macros: what compiles, and the exact
 //! diagnostics of what does not. Regenerate the `.stderr` files with
-//! `TRYBUILD=overwrite cargo test -p durable-macros --test ui` and review them.
+//! `TRYBUILD=overwrite cargo test -p durable-lambda-macros --test ui` and review them.
 
 #[test]
 fn ui() {
