@@ -55,7 +55,7 @@ mod service;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
-mod timeline;
+pub mod timeline;
 mod validate;
 
 pub use clock::Clock;
@@ -74,6 +74,7 @@ pub use service::{
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use store::{ExecutionStore, MemoryStore, StoreError, StoredExecution};
+pub use timeline::{Timeline, TimelineRow};
 pub use validate::{
     MAX_ERROR_BYTES, MAX_EXECUTION_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES, MAX_WAIT_SECONDS,
     MIN_WAIT_SECONDS,

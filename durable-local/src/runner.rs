@@ -52,6 +52,7 @@ use crate::service::{
     Invocation, InvocationResult, LocalService, RUNTIME_EXIT_ERROR, ServiceConfig,
 };
 use crate::store::{ExecutionStore, MemoryStore, StoredExecution};
+use crate::timeline::Timeline;
 
 /// The function name executions get unless [`LocalRunner::function_name`] says otherwise.
 pub const DEFAULT_FUNCTION_NAME: &str = "local-function";
@@ -979,6 +980,17 @@ impl Execution {
                 )
             })
             .collect()
+    }
+
+    /// The operations as a [`Timeline`], folded from the
+    /// [`history`](Self::history); print it for a table:
+    ///
+    /// ```text
+    /// OPERATION       TYPE  STATUS     ATTEMPTS  START  DURATION  RESULT
+    /// validate_order  Step  SUCCEEDED  1         +0ms   0ms       {"order_id":"o-1"}
+    /// ```
+    pub fn timeline(&self) -> Timeline {
+        Timeline::from_events(&self.history())
     }
 
     /// The history's event types in order (handy in assertions).

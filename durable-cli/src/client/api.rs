@@ -230,7 +230,7 @@ impl Api {
                     }
                     (None, Some(text)) => CliError::new(format!(
                         "{code} (HTTP {status}): {}",
-                        crate::client::view::preview(&text, 200)
+                        durable_local::timeline::preview(&text, 200)
                     )),
                     (None, None) => CliError::new(format!("{code} (HTTP {status})")),
                 }
