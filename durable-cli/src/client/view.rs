@@ -7,6 +7,8 @@
 
 use std::fmt::Write as _;
 
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
 use durable_core::wire::{ErrorObject, Event, EventType};
 use durable_local::Timeline;
 use durable_local::timeline::{
@@ -57,83 +59,31 @@ pub fn timestamp(value: Option<&Value>) -> Option<f64> {
     })
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The date of a day count since 1970-01-01 (`civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`.
+/// An RFC 3339 date-time (`2026-11-28T23:30:19.5Z`, or with an offset such
+/// as `+01:00`) as epoch seconds.
 fn parse_rfc3339(text: &str) -> Option<f64> {
-    let number =
-        |range: std::ops::Range<usize>| -> Option<i64> { text.get(range)?.parse::<i64>().ok() };
-    let bytes = text.as_bytes();
-    if bytes.len() < 20 || bytes[4] != b'-' || bytes[7] != b'-' || bytes[13] != b':' {
-        return None;
-    }
-    if !matches!(bytes[10], b'T' | b't' | b' ') {
-        return None;
-    }
-    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
-    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
-    let mut rest = text.get(19..)?;
-    let mut fraction = 0.0;
-    if let Some(digits) = rest.strip_prefix('.') {
-        let end = digits
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(digits.len());
-        fraction = format!("0.{}", &digits[..end]).parse::<f64>().ok()?;
-        rest = &digits[end..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.get(..1)? {
-                "+" => 1,
-                "-" => -1,
-                _ => return None,
-            };
-            let hours = rest.get(1..3)?.parse::<i64>().ok()?;
-            let minutes = rest.get(4..6)?.parse::<i64>().ok()?;
-            sign * (hours * 3600 + minutes * 60)
-        }
+    // RFC 3339 lets a space stand for the `T`; Smithy's parser does not.
+    let text = match (text.get(..10), text.get(10..11), text.get(11..)) {
+        (Some(date), Some(" "), Some(time)) => format!("{date}T{time}"),
+        _ => text.to_owned(),
     };
-    let days = days_from_civil(year, month, day);
-    let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset;
-    #[allow(clippy::cast_precision_loss)]
-    let seconds = seconds as f64;
-    Some(seconds + fraction)
+    DateTime::from_str(&text, Format::DateTimeWithOffset)
+        .ok()
+        .map(|time| time.as_secs_f64())
 }
 
-/// `2026-11-28 12:10:19.686 UTC`.
+/// `2026-11-28 12:10:19.686 UTC` (to the millisecond).
 pub fn format_utc(seconds: f64) -> String {
     #[allow(clippy::cast_possible_truncation)]
     let millis = (seconds * 1000.0).round() as i64;
-    let (days, rem) = (millis.div_euclid(86_400_000), millis.rem_euclid(86_400_000));
-    let (year, month, day) = civil_from_days(days);
-    let (hour, minute) = (rem / 3_600_000, rem / 60_000 % 60);
-    let (second, milli) = (rem / 1000 % 60, rem % 1000);
-    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}.{milli:03} UTC")
+    // `YYYY-MM-DDTHH:MM:SS[.fff]Z`, the fraction without trailing zeros.
+    let Ok(text) = DateTime::from_millis(millis).fmt(Format::DateTime) else {
+        return format!("{seconds}s after 1970-01-01 UTC");
+    };
+    let text = text.trim_end_matches('Z');
+    let (date_time, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let (date, time) = date_time.split_once('T').unwrap_or((date_time, ""));
+    format!("{date} {time}.{fraction:0<3} UTC")
 }
 
 /// Epoch milliseconds as epoch seconds.
@@ -779,12 +729,17 @@ second  RUNNING    1970-01-01 00:01:00.000 UTC  30.0s…    a/2
         assert_eq!(timestamp(Some(&json!("yesterday"))), None);
         assert_eq!(timestamp(Some(&json!(null))), None);
         assert_eq!(timestamp(None), None);
+        assert_eq!(
+            timestamp(Some(&json!("2026-11-28 23:30:19.25z"))),
+            Some(1795908619.25)
+        );
+        assert_eq!(timestamp(Some(&json!("2026-11-28T23:30:19"))), None);
         assert_eq!(format_utc(1795908619.5), "2026-11-28 23:30:19.500 UTC");
         assert_eq!(format_utc(951_782_400.0), "2000-02-29 00:00:00.000 UTC");
-        for days in [-800_000, -1, 0, 59, 60, 11_016, 20_000, 2_000_000] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
+        assert_eq!(format_utc(1795908619.6866), "2026-11-28 23:30:19.687 UTC");
+        assert_eq!(format_utc(1795908619.0), "2026-11-28 23:30:19.000 UTC");
+        assert_eq!(format_utc(-0.001), "1969-12-31 23:59:59.999 UTC");
+        assert_eq!(format_utc(4e11), "400000000000s after 1970-01-01 UTC");
     }
 
     #[test]
