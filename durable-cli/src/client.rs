@@ -464,7 +464,7 @@ fn function_error_text(payload: &[u8]) -> String {
         (None, Some(message)) => message.to_owned(),
         _ => String::from_utf8_lossy(payload).into_owned(),
     };
-    view::preview(&text, 300)
+    durable_local::timeline::preview(&text, 300)
 }
 
 // ---------------------------------------------------------------- executions
@@ -536,7 +536,7 @@ async fn executions(args: ExecutionsArgs) -> Result<(), CliError> {
 
 /// A callback id for a sentence: long ids are shortened.
 fn short_callback(id: &str) -> String {
-    view::preview(id, 24)
+    durable_local::timeline::preview(id, 24)
 }
 
 /// The body of `callback succeed`: the argument or file, checked as JSON

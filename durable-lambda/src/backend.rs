@@ -43,50 +43,84 @@ impl LambdaBackend {
     }
 }
 
-/// Classifies an SDK failure by PROTOCOL §4.5: the service's exception name
-/// and HTTP status when it answered, a transport error otherwise.
+/// What an AWS Lambda API call failed with when the service answered: the
+/// exception name, the HTTP status and the message.
+///
+/// See [`service_error`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceError {
+    /// The exception name (`ResourceNotFoundException`), without the
+    /// namespace (`aws.lambda#`) or suffix (`:http://…`) some services add;
+    /// `UnknownError` when the answer names none.
+    pub code: String,
+    /// The HTTP status of the answer.
+    pub status: u16,
+    /// The message, when the answer has one.
+    pub message: Option<String>,
+}
+
+/// The service's answer to a failed `aws-sdk-lambda` call: `None` unless
+/// the service answered (a transport failure, a timeout or a request that
+/// could not be built has no answer).
 ///
 /// The exception name and message are read from the SDK's error metadata
 /// and, when the SDK could not place them (an error shape this SDK version
 /// does not model, or a service that spells the fields differently, as
 /// `dex-local-runner` does with `{"Type": …, "message": …}`), from the
-/// `X-Amzn-ErrorType` header and the JSON body.
+/// `X-Amzn-ErrorType` header and the JSON body (`__type`, `code`, `Code` or
+/// `Type`; `message`, `Message`, `errorMessage` or `ErrorMessage`).
+pub fn service_error<E: ProvideErrorMetadata>(error: &SdkError<E>) -> Option<ServiceError> {
+    let SdkError::ServiceError(service) = error else {
+        return None;
+    };
+    let raw = service.raw();
+    let body = raw
+        .body()
+        .bytes()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(bytes).ok());
+    let field = |names: &[&str]| {
+        body.as_ref().and_then(|body| {
+            names.iter().find_map(|name| {
+                body.get(*name)
+                    .and_then(serde_json::Value::as_str)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+            })
+        })
+    };
+    let code = service
+        .err()
+        .code()
+        .map(str::to_owned)
+        .or_else(|| raw.headers().get("x-amzn-errortype").map(str::to_owned))
+        .or_else(|| field(&["__type", "code", "Code", "Type"]))
+        .map_or_else(|| "UnknownError".to_owned(), |c| error_name(&c).to_owned());
+    let message = service
+        .err()
+        .message()
+        .map(str::to_owned)
+        .or_else(|| field(&["message", "Message", "errorMessage", "ErrorMessage"]));
+    Some(ServiceError {
+        code,
+        status: raw.status().as_u16(),
+        message,
+    })
+}
+
+/// Classifies an SDK failure by PROTOCOL §4.5: the service's exception name
+/// and HTTP status when it answered ([`service_error`]), a transport error
+/// otherwise.
 pub(crate) fn backend_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     error: SdkError<E>,
 ) -> BackendError {
+    if let Some(answer) = service_error(&error) {
+        return BackendError::service(
+            answer.code,
+            answer.status,
+            answer.message.unwrap_or_default(),
+        );
+    }
     match &error {
-        SdkError::ServiceError(service) => {
-            let raw = service.raw();
-            let status = raw.status().as_u16();
-            let body = raw
-                .body()
-                .bytes()
-                .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(bytes).ok());
-            let field = |names: &[&str]| {
-                body.as_ref().and_then(|body| {
-                    names.iter().find_map(|name| {
-                        body.get(*name)
-                            .and_then(serde_json::Value::as_str)
-                            .filter(|v| !v.is_empty())
-                            .map(str::to_owned)
-                    })
-                })
-            };
-            let code = service
-                .err()
-                .code()
-                .map(str::to_owned)
-                .or_else(|| raw.headers().get("x-amzn-errortype").map(str::to_owned))
-                .or_else(|| field(&["__type", "code", "Code", "Type"]))
-                .map_or_else(|| "UnknownError".to_owned(), |c| error_name(&c).to_owned());
-            let message = service
-                .err()
-                .message()
-                .map(str::to_owned)
-                .or_else(|| field(&["message", "Message", "errorMessage", "ErrorMessage"]))
-                .unwrap_or_default();
-            BackendError::service(code.clone(), status, message)
-        }
         SdkError::ConstructionFailure(_) => BackendError::service(
             "InvalidRequest",
             400,
@@ -294,7 +328,7 @@ mod tests {
 
     /// A service error as the SDK hands it over when it could not read the
     /// error's code (no `__type`/`code`, no `X-Amzn-ErrorType`).
-    fn service_error(
+    fn service_error_of(
         status: u16,
         header: Option<&str>,
         body: &str,
@@ -322,7 +356,7 @@ mod tests {
     #[test]
     fn dex_error_bodies_are_read_and_classified() {
         // dex-local-runner's stale token: `Type`, lower-case `message`, own case.
-        let stale = backend_error(service_error(
+        let stale = backend_error(service_error_of(
             400,
             None,
             r#"{"Type":"InvalidParameterValueException","message":"Invalid checkpoint token"}"#,
@@ -331,7 +365,7 @@ mod tests {
         assert_eq!(stale.message(), "Invalid checkpoint token");
         assert!(stale.is_retryable());
 
-        let missing = backend_error(service_error(
+        let missing = backend_error(service_error_of(
             404,
             None,
             r#"{"Type":"ResourceNotFoundException","Message":"Durable Execution does not exist"}"#,
@@ -340,14 +374,14 @@ mod tests {
         assert_eq!(missing.message(), "Durable Execution does not exist");
         assert!(!missing.is_retryable());
 
-        let other_400 = backend_error(service_error(
+        let other_400 = backend_error(service_error_of(
             400,
             None,
             r#"{"Type":"InvalidParameterValueException","message":"Invalid update"}"#,
         ));
         assert!(!other_400.is_retryable());
 
-        let throttled = backend_error(service_error(
+        let throttled = backend_error(service_error_of(
             429,
             Some("TooManyRequestsException:http://internal.amazon.com/"),
             "{}",
@@ -355,7 +389,7 @@ mod tests {
         assert_eq!(throttled.code(), "TooManyRequestsException");
         assert!(throttled.is_retryable());
 
-        let kms = backend_error(service_error(
+        let kms = backend_error(service_error_of(
             502,
             None,
             r#"{"__type":"aws.lambda#KMSAccessDeniedException","Message":"denied"}"#,
@@ -363,9 +397,51 @@ mod tests {
         assert_eq!(kms.code(), "KMSAccessDeniedException");
         assert!(!kms.is_retryable());
 
-        let server = backend_error(service_error(500, None, "not json"));
+        let server = backend_error(service_error_of(500, None, "not json"));
         assert_eq!(server.code(), "UnknownError");
         assert!(server.is_retryable());
+    }
+
+    #[test]
+    fn service_answers_are_read_without_the_sdk_metadata() {
+        let answer = service_error(&service_error_of(
+            404,
+            Some("aws.lambda#ResourceNotFoundException"),
+            r#"{"message":"no such execution"}"#,
+        ))
+        .unwrap();
+        assert_eq!(
+            answer,
+            ServiceError {
+                code: "ResourceNotFoundException".into(),
+                status: 404,
+                message: Some("no such execution".into()),
+            }
+        );
+        let bare = service_error(&service_error_of(502, None, "<html>Bad Gateway</html>")).unwrap();
+        assert_eq!(
+            (bare.code.as_str(), bare.status, bare.message),
+            ("UnknownError", 502, None)
+        );
+        let empty = service_error(&service_error_of(400, None, r#"{"Type":"","message":""}"#));
+        assert_eq!(empty.unwrap().message, None);
+        let timeout: SdkError<
+            aws_sdk_lambda::operation::checkpoint_durable_execution::CheckpointDurableExecutionError,
+        > = SdkError::timeout_error("slow");
+        assert_eq!(service_error(&timeout), None);
+    }
+
+    #[test]
+    fn error_names_lose_namespaces_and_suffixes() {
+        assert_eq!(
+            error_name("aws.lambda#ResourceNotFoundException"),
+            "ResourceNotFoundException"
+        );
+        assert_eq!(
+            error_name("CallbackTimeoutException:http://internal.amazon.com/"),
+            "CallbackTimeoutException"
+        );
+        assert_eq!(error_name("ServiceException"), "ServiceException");
     }
 
     #[test]

@@ -24,7 +24,7 @@ mod client;
 mod deadline;
 mod service;
 
-pub use backend::LambdaBackend;
+pub use backend::{LambdaBackend, ServiceError, service_error};
 pub use client::{ClientResult, DurableClient};
 pub use service::{DurableService, Error, parse_event, run};
 

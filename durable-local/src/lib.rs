@@ -72,7 +72,7 @@ mod service;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
-mod timeline;
+pub mod timeline;
 
 pub use clock::Clock;
 pub use driver::{DriveReport, Driver, DriverHost};
@@ -89,6 +89,7 @@ pub use service::{
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use store::{ExecutionStore, MemoryStore, StoreError, StoredExecution};
+pub use timeline::{Timeline, TimelineRow};
 
 pub use durable_macros::{durable_child, durable_execution, durable_step};
 

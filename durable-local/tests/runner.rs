@@ -74,6 +74,52 @@ async fn step_then_wait_matches_example_a() {
 }
 
 #[tokio::test]
+async fn the_timeline_is_folded_from_the_history() {
+    let runner = LocalRunner::new(step_then_wait);
+    let exec = runner.run("bob").await.unwrap();
+    let timeline = exec.timeline();
+    assert_eq!(timeline.start, Some(exec.start_timestamp()));
+    assert_eq!(timeline.end, exec.end_timestamp());
+    let rows: Vec<(String, &str, &str, Option<u32>, String)> = timeline
+        .operations
+        .iter()
+        .map(|r| {
+            (
+                r.label(),
+                r.kind(),
+                r.status.as_str(),
+                r.attempts,
+                r.outcome(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "greet".into(),
+                "Step",
+                "SUCCEEDED",
+                Some(1),
+                "\"hi bob\"".into()
+            ),
+            (
+                "pause".into(),
+                "Wait",
+                "SUCCEEDED",
+                None,
+                "wait 10.0s".into()
+            ),
+        ]
+    );
+    let text = timeline.to_string();
+    assert!(
+        text.contains("pause      Wait  SUCCEEDED            +0ms   10.0s     wait 10.0s"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn a_retried_step_matches_step_1_11() {
     let calls = Arc::new(AtomicU32::new(0));
     let seen = Arc::clone(&calls);

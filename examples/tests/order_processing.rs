@@ -187,7 +187,7 @@ async fn rerun(db: &Path, name: &str, input: &str, arn: &str, asked: &ApprovalRe
             approver: Some("test".into()),
         })
     );
-    assert!(execution.timeline().contains("process_order"));
+    assert!(execution.timeline().to_string().contains("process_order"));
     assert!(pending_approval(server.service(), arn).unwrap().is_none());
 
     // Finished: the name still finds it, and nothing new starts.

@@ -21,6 +21,7 @@ use aws_sdk_lambda::error::{BoxError, DisplayErrorContext, ProvideErrorMetadata,
 use aws_sdk_lambda::operation::invoke::InvokeOutput;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{ErrorObject, ExecutionStatus, InvocationType};
+use durable_lambda::{ServiceError, service_error};
 use serde_json::Value;
 
 /// Where `durable dev` listens by default.
@@ -185,56 +186,10 @@ impl Api {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
+        if let Some(answer) = answer_text(&error) {
+            return answer;
+        }
         match &error {
-            SdkError::ServiceError(service) => {
-                let raw = service.raw();
-                let status = raw.status().as_u16();
-                let body = raw
-                    .body()
-                    .bytes()
-                    .and_then(|bytes| serde_json::from_slice::<Value>(bytes).ok());
-                let field = |names: &[&str]| {
-                    let body = body.as_ref()?;
-                    names.iter().find_map(|name| {
-                        body.get(*name)
-                            .and_then(Value::as_str)
-                            .filter(|v| !v.is_empty())
-                            .map(str::to_owned)
-                    })
-                };
-                let code = service
-                    .err()
-                    .code()
-                    .map(str::to_owned)
-                    .or_else(|| raw.headers().get("x-amzn-errortype").map(str::to_owned))
-                    .or_else(|| field(&["__type", "code", "Code", "Type"]))
-                    .map_or_else(|| "UnknownError".to_owned(), |c| error_name(&c).to_owned());
-                let message = service
-                    .err()
-                    .message()
-                    .map(str::to_owned)
-                    .or_else(|| field(&["message", "Message", "errorMessage", "ErrorMessage"]));
-                let text = raw
-                    .body()
-                    .bytes()
-                    .map(|b| String::from_utf8_lossy(b).trim().to_owned())
-                    .filter(|t| !t.is_empty());
-                match (message, text) {
-                    (Some(message), _) => {
-                        // Some servers repeat the code in the message.
-                        let message = message
-                            .strip_prefix(code.as_str())
-                            .and_then(|m| m.strip_prefix(':'))
-                            .map_or(message.as_str(), str::trim_start);
-                        CliError::new(format!("{code}: {message} (HTTP {status})"))
-                    }
-                    (None, Some(text)) => CliError::new(format!(
-                        "{code} (HTTP {status}): {}",
-                        crate::client::view::preview(&text, 200)
-                    )),
-                    (None, None) => CliError::new(format!("{code} (HTTP {status})")),
-                }
-            }
             SdkError::DispatchFailure(dispatch) if !dispatch.is_io() && !dispatch.is_timeout() => {
                 // Credentials that could not be loaded, mostly.
                 CliError::new(format!(
@@ -463,6 +418,37 @@ pub struct InvokeRequest {
     pub asynchronous: bool,
 }
 
+/// The service's answer to a failed call as one line, `Code: message (HTTP
+/// status)` (the body when there is no message); `None` when the service
+/// did not answer.
+fn answer_text<E: ProvideErrorMetadata>(error: &SdkError<E>) -> Option<CliError> {
+    let ServiceError {
+        code,
+        status,
+        message,
+    } = service_error(error)?;
+    let text = error
+        .raw_response()
+        .and_then(|raw| raw.body().bytes())
+        .map(|b| String::from_utf8_lossy(b).trim().to_owned())
+        .filter(|t| !t.is_empty());
+    Some(match (message, text) {
+        (Some(message), _) => {
+            // Some servers repeat the code in the message.
+            let message = message
+                .strip_prefix(code.as_str())
+                .and_then(|m| m.strip_prefix(':'))
+                .map_or(message.as_str(), str::trim_start);
+            CliError::new(format!("{code}: {message} (HTTP {status})"))
+        }
+        (None, Some(text)) => CliError::new(format!(
+            "{code} (HTTP {status}): {}",
+            durable_local::timeline::preview(&text, 200)
+        )),
+        (None, None) => CliError::new(format!("{code} (HTTP {status})")),
+    })
+}
+
 /// An error and its sources, `outer: inner: …`, without repeats.
 fn causes(error: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
@@ -484,13 +470,6 @@ fn status_matches(execution: &Value, statuses: &[ExecutionStatus]) -> bool {
             .get("Status")
             .and_then(Value::as_str)
             .is_some_and(|status| statuses.iter().any(|s| s.as_str() == status))
-}
-
-/// The exception name in an AWS error code, which may carry a namespace
-/// (`aws.lambda#Name`) or a suffix (`Name:http://…`).
-fn error_name(code: &str) -> &str {
-    let code = code.split(':').next().unwrap_or(code);
-    code.rsplit('#').next().unwrap_or(code).trim()
 }
 
 /// The array under `name` of a JSON object (empty when absent).
@@ -560,6 +539,8 @@ impl Intercept for Capture {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
+    use aws_sdk_lambda::operation::get_durable_execution::GetDurableExecutionError;
+
     use super::*;
 
     #[test]
@@ -578,17 +559,49 @@ mod tests {
         assert!(Target::parse("http://").is_err());
     }
 
+    /// A service error as the SDK hands it over when it could not read the
+    /// error's code and message.
+    fn answer(status: u16, header: Option<&str>, body: &str) -> SdkError<GetDurableExecutionError> {
+        use aws_sdk_lambda::config::http::HttpResponse;
+        let mut raw = HttpResponse::new(
+            status.try_into().unwrap(),
+            aws_smithy_types::body::SdkBody::from(body),
+        );
+        if let Some(code) = header {
+            raw.headers_mut()
+                .insert("x-amzn-errortype", code.to_owned());
+        }
+        SdkError::service_error(
+            GetDurableExecutionError::generic(
+                aws_sdk_lambda::error::ErrorMetadata::builder().build(),
+            ),
+            raw,
+        )
+    }
+
     #[test]
-    fn error_names_lose_namespaces_and_suffixes() {
+    fn service_answers_as_one_line() {
+        let text = |error| answer_text(&error).unwrap().to_string();
         assert_eq!(
-            error_name("aws.lambda#ResourceNotFoundException"),
-            "ResourceNotFoundException"
+            text(answer(
+                404,
+                None,
+                r#"{"Type":"ResourceNotFoundException","message":"ResourceNotFoundException: no\nsuch execution"}"#
+            )),
+            "ResourceNotFoundException: no such execution (HTTP 404)"
         );
         assert_eq!(
-            error_name("CallbackTimeoutException:http://internal.amazon.com/"),
-            "CallbackTimeoutException"
+            text(answer(502, None, "  <html>Bad\nGateway</html>\n")),
+            "UnknownError (HTTP 502): <html>Bad Gateway</html>"
         );
-        assert_eq!(error_name("ServiceException"), "ServiceException");
+        assert_eq!(
+            text(answer(429, Some("TooManyRequestsException:http://x/"), "")),
+            "TooManyRequestsException (HTTP 429)"
+        );
+        assert_eq!(
+            answer_text(&SdkError::<GetDurableExecutionError>::timeout_error("slow")),
+            None
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 
 use crate::events::EventRecord;
 use crate::store::StoredExecution;
+use crate::timeline::Timeline;
 
 /// A snapshot of an execution: status, result, operation records and history.
 ///
@@ -163,6 +164,17 @@ impl Execution {
                 )
             })
             .collect()
+    }
+
+    /// The operations as a [`Timeline`], folded from the
+    /// [`history`](Self::history); print it for a table:
+    ///
+    /// ```text
+    /// OPERATION       TYPE  STATUS     ATTEMPTS  START  DURATION  RESULT
+    /// validate_order  Step  SUCCEEDED  1         +0ms   0ms       {"order_id":"o-1"}
+    /// ```
+    pub fn timeline(&self) -> Timeline {
+        Timeline::from_events(&self.history())
     }
 
     /// The history's event types in order (handy in assertions).
