@@ -44,7 +44,7 @@ pub struct DevArgs {
     #[arg(long = "events", value_name = "SINK")]
     events: Vec<String>,
     /// How long one invocation may run, in seconds.
-    #[arg(long, default_value_t = 900)]
+    #[arg(long, default_value_t = durable_core::limits::MAX_INVOCATION_DURATION.as_secs())]
     function_timeout: u64,
     /// The largest request body read, in bytes.
     #[arg(long, default_value_t = durable_dev::DEFAULT_MAX_BODY_BYTES)]

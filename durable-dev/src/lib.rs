@@ -62,7 +62,8 @@ pub const DEFAULT_PORT: u16 = 9014;
 /// The largest request body the server reads unless told otherwise (a
 /// synchronous Invoke payload may be 6 MiB; anything larger is refused
 /// with `RequestEntityTooLargeException`).
-pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024 + 64 * 1024;
+pub const DEFAULT_MAX_BODY_BYTES: usize =
+    durable_core::limits::MAX_INVOCATION_PAYLOAD_BYTES + 64 * 1024;
 
 /// Settings of a [`DevServer`].
 #[derive(Clone, Debug)]
@@ -92,8 +93,8 @@ impl Default for DevConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
             allow_non_loopback: false,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            function_timeout: Duration::from_secs(900),
-            sync_invoke_timeout: Duration::from_secs(900),
+            function_timeout: durable_core::limits::MAX_INVOCATION_DURATION,
+            sync_invoke_timeout: durable_core::limits::MAX_INVOCATION_DURATION,
             events: Vec::new(),
         }
     }

@@ -168,34 +168,32 @@ impl EventRecord {
             event.parent_id.clone_from(&op.parent_id);
         }
         match &self.body {
-            EventBody::ExecutionStarted { .. }
-            | EventBody::ExecutionSucceeded { .. }
-            | EventBody::ExecutionFailed { .. }
-            | EventBody::ExecutionTimedOut { .. }
-            | EventBody::ExecutionStopped { .. }
-            | EventBody::InvocationCompleted { .. } => {
+            EventBody::ExecutionStarted
+            | EventBody::ExecutionSucceeded(_)
+            | EventBody::ExecutionFailed(_)
+            | EventBody::ExecutionTimedOut(_)
+            | EventBody::ExecutionStopped(_)
+            | EventBody::InvocationCompleted(_) => {
                 execution::event_details(&self.body, input, &mut event)
             }
-            EventBody::StepStarted { .. }
+            EventBody::StepStarted
             | EventBody::StepSucceeded { .. }
             | EventBody::StepFailed { .. } => step::event_details(&self.body, &mut event),
             EventBody::WaitStarted { .. }
             | EventBody::WaitSucceeded { .. }
-            | EventBody::WaitCancelled { .. } => wait::event_details(&self.body, &mut event),
-            EventBody::ContextStarted { .. }
-            | EventBody::ContextSucceeded { .. }
-            | EventBody::ContextFailed { .. } => context::event_details(&self.body, &mut event),
+            | EventBody::WaitCancelled(_) => wait::event_details(&self.body, &mut event),
+            EventBody::ContextStarted
+            | EventBody::ContextSucceeded(_)
+            | EventBody::ContextFailed(_) => context::event_details(&self.body, &mut event),
             EventBody::CallbackStarted { .. }
-            | EventBody::CallbackSucceeded { .. }
-            | EventBody::CallbackFailed { .. }
-            | EventBody::CallbackTimedOut { .. } => {
-                callback::event_details(&self.body, op, &mut event)
-            }
-            EventBody::ChainedInvokeStarted { .. }
-            | EventBody::ChainedInvokeSucceeded { .. }
-            | EventBody::ChainedInvokeFailed { .. }
-            | EventBody::ChainedInvokeTimedOut { .. }
-            | EventBody::ChainedInvokeStopped { .. } => {
+            | EventBody::CallbackSucceeded(_)
+            | EventBody::CallbackFailed(_)
+            | EventBody::CallbackTimedOut(_) => callback::event_details(&self.body, op, &mut event),
+            EventBody::ChainedInvokeStarted(_)
+            | EventBody::ChainedInvokeSucceeded(_)
+            | EventBody::ChainedInvokeFailed(_)
+            | EventBody::ChainedInvokeTimedOut(_)
+            | EventBody::ChainedInvokeStopped(_) => {
                 chained_invoke::event_details(&self.body, &mut event)
             }
         }

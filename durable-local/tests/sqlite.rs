@@ -897,23 +897,18 @@ async fn runner_settings_apply_in_any_order() {
         region: "eu-west-3".to_owned(),
         ..ServiceConfig::default()
     };
-    let orders: [(
-        &str,
-        fn(LocalRunner<_, String, String>, SqliteStore, ServiceConfig) -> _,
-    ); 3] = [
-        ("store-config-clock", |r, s, c| {
-            r.store(Box::new(s)).service_config(c).real_time()
-        }),
-        ("clock-store-config", |r, s, c| {
-            r.real_time().store(Box::new(s)).service_config(c)
-        }),
-        ("config-clock-store", |r, s, c| {
-            r.service_config(c).real_time().store(Box::new(s))
-        }),
-    ];
-    for (label, build) in orders {
+    for label in [
+        "store-config-clock",
+        "clock-store-config",
+        "config-clock-store",
+    ] {
         let path = dir.0.join(format!("{label}.sqlite"));
-        let runner = build(LocalRunner::new(greet), open(&path), config());
+        let (runner, store) = (LocalRunner::new(greet), Box::new(open(&path)));
+        let runner = match label {
+            "store-config-clock" => runner.store(store).service_config(config()).real_time(),
+            "clock-store-config" => runner.real_time().store(store).service_config(config()),
+            _ => runner.service_config(config()).real_time().store(store),
+        };
         assert!(
             !runner.service().clock().is_virtual(),
             "{label}: real clock"

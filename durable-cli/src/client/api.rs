@@ -31,7 +31,7 @@ pub const AWS_ENDPOINT: &str = "aws";
 /// The region used when none is configured.
 const DEFAULT_REGION: &str = "us-east-1";
 /// Page size of the list and history APIs (their maximum).
-const PAGE_SIZE: i32 = 1000;
+const PAGE_SIZE: i32 = durable_core::limits::MAX_PAGE_ITEMS;
 
 /// A failure of a client command, as one line for the terminal.
 #[derive(Debug, Clone, PartialEq, Eq)]

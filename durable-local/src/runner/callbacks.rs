@@ -170,12 +170,12 @@ where
     }
 
     /// Completes `callback` with `result` (see
-    /// [`LocalService::send_callback_success`]); [`resume`](Self::resume)
+    /// [`LocalService::send_callback_success`](crate::LocalService::send_callback_success)); [`resume`](Self::resume)
     /// the execution to let it go on.
     ///
     /// # Errors
     /// As [`callback_id`](Self::callback_id) and
-    /// [`LocalService::send_callback_success`] (unknown id, callback already
+    /// [`LocalService::send_callback_success`](crate::LocalService::send_callback_success) (unknown id, callback already
     /// closed, result over 1 MiB).
     pub fn callback_success<'a>(
         &self,
@@ -186,7 +186,7 @@ where
         self.service().send_callback_success(&id, result.as_ref())
     }
 
-    /// Fails `callback` with `error` (see [`LocalService::send_callback_failure`]);
+    /// Fails `callback` with `error` (see [`LocalService::send_callback_failure`](crate::LocalService::send_callback_failure));
     /// [`resume`](Self::resume) the execution to let it go on.
     ///
     /// # Errors
@@ -200,7 +200,7 @@ where
         self.service().send_callback_failure(&id, error)
     }
 
-    /// Sends a heartbeat for `callback` (see [`LocalService::send_callback_heartbeat`]).
+    /// Sends a heartbeat for `callback` (see [`LocalService::send_callback_heartbeat`](crate::LocalService::send_callback_heartbeat)).
     ///
     /// # Errors
     /// As [`callback_success`](Self::callback_success).

@@ -119,7 +119,7 @@ impl LocalService {
     /// and, when the execution ends, `ExecutionSucceeded` / `ExecutionFailed`.
     ///
     /// A failed invocation (or an invalid output) is retried; after
-    /// [`ServiceConfig::max_failed_invocations`] in a row the execution fails
+    /// [`ServiceConfig::max_failed_invocations`](crate::ServiceConfig::max_failed_invocations) in a row the execution fails
     /// with the last error.
     pub fn complete_invocation(
         &self,

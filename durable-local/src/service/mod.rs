@@ -122,7 +122,7 @@ impl LocalService {
     /// - an invocation that was running when the process ended counts as a
     ///   failed invocation ([`RUNTIME_EXIT_ERROR`], as Lambda counts a
     ///   crashed one), so the execution is invoked again, or fails once
-    ///   [`ServiceConfig::max_failed_invocations`] are used up;
+    ///   [`ServiceConfig::max_failed_invocations`](crate::ServiceConfig::max_failed_invocations) are used up;
     /// - chained invokes whose two executions the crash left out of step
     ///   are reconciled;
     /// - a virtual clock is moved forward to the store's latest timestamp,

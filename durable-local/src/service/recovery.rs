@@ -56,7 +56,7 @@ pub(super) fn latest_timestamp(store: &dyn ExecutionStore) -> Option<i64> {
 ///    ([`interrupted_error`]), exactly as [`LocalService::complete_invocation`]
 ///    ends one with [`InvocationResult::Failed`]: `InvocationCompleted` with
 ///    the error, one more consecutive failure, and either `wake` (invoke
-///    again) or, past [`ServiceConfig::max_failed_invocations`], the
+///    again) or, past [`ServiceConfig::max_failed_invocations`](crate::ServiceConfig::max_failed_invocations), the
 ///    execution fails. An execution an EXECUTION update had already ended
 ///    gets its `Execution*` event. Its last token stays current until the
 ///    next invocation begins, as after any failed invocation.

@@ -10,7 +10,7 @@ use durable_core::limits::MAX_PAGE_ITEMS;
 /// The error type of an invocation that crashed (panic, process exit).
 pub const RUNTIME_EXIT_ERROR: &str = "Runtime.ExitError";
 
-/// Settings of a [`LocalService`].
+/// Settings of a [`LocalService`](crate::LocalService).
 #[derive(Clone, Debug)]
 pub struct ServiceConfig {
     /// Records per page of the invocation envelope and of
@@ -36,7 +36,7 @@ impl Default for ServiceConfig {
     }
 }
 
-/// The result of [`LocalService::start_execution`].
+/// The result of [`LocalService::start_execution`](crate::LocalService::start_execution).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StartedExecution {
     /// The execution ARN.
@@ -46,7 +46,7 @@ pub struct StartedExecution {
     pub created: bool,
 }
 
-/// One invocation handed out by [`LocalService::begin_invocation`].
+/// One invocation handed out by [`LocalService::begin_invocation`](crate::LocalService::begin_invocation).
 #[derive(Clone, Debug)]
 pub struct Invocation {
     /// The envelope to pass to the handler.
@@ -66,7 +66,7 @@ pub enum InvocationResult {
 }
 
 /// What should happen after an invocation, from
-/// [`LocalService::complete_invocation`].
+/// [`LocalService::complete_invocation`](crate::LocalService::complete_invocation).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NextStep {
@@ -81,7 +81,7 @@ pub enum NextStep {
     Idle,
 }
 
-/// One callback of an execution, from [`LocalService::callbacks`].
+/// One callback of an execution, from [`LocalService::callbacks`](crate::LocalService::callbacks).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CallbackInfo {
