@@ -36,7 +36,7 @@ fn shapes(workspace: &Path) -> Vec<(&'static str, &'static str, String)> {
             "core-only",
             "core_only.rs",
             format!(
-                "durable-core = {{ path = {:?} }}\ndurable-macros = {{ path = {:?} }}\n",
+                "durable-core = {{ path = {:?} }}\ndurable-lambda-macros = {{ path = {:?} }}\n",
                 path("durable-core"),
                 path("durable-macros")
             ),
