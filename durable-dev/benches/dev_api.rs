@@ -5,8 +5,8 @@
 //! the previous one returned), with the in-memory and the SQLite store.
 //!
 //! ```sh
-//! cargo bench -p durable-local --bench dev_api            # 8 connections × 2,000 calls
-//! cargo bench -p durable-local --bench dev_api -- 4 500   # connections, calls each
+//! cargo bench -p durable-dev --bench dev_api            # 8 connections × 2,000 calls
+//! cargo bench -p durable-dev --bench dev_api -- 4 500   # connections, calls each
 //! ```
 //!
 //! Each call carries one step's START and SUCCEED (a 16-byte result): the
