@@ -178,19 +178,7 @@ pub(crate) fn transition(
     current: Option<Status>,
     state: &str,
 ) -> Result<Status, String> {
-    use OperationAction as A;
-    use Status as S;
-    let id = &update.id;
-    match (&update.action, current) {
-        (A::Start, None) => Ok(S::Started),
-        (A::Start, _) => Err(format!(
-            "Cannot start a CHAINED_INVOKE that already exists (operation {id} is {state})"
-        )),
-        (A::Cancel, Some(S::Started)) => Ok(S::Cancelled),
-        _ => Err(format!(
-            "Cannot cancel a CHAINED_INVOKE that does not exist or has already completed (operation {id} is {state})"
-        )),
-    }
+    super::start_or_cancel("CHAINED_INVOKE", update, current, state)
 }
 
 /// The details of this operation type's history events (PROTOCOL §12) in

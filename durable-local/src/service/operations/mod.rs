@@ -9,7 +9,9 @@ pub(crate) mod execution;
 pub(crate) mod step;
 pub(crate) mod wait;
 
-use durable_core::wire::{Operation, OperationStatus, OperationUpdate};
+use durable_core::wire::{Operation, OperationAction, OperationStatus, OperationUpdate};
+
+use crate::service::validate::Status;
 
 /// A new record from an update.
 pub(crate) fn new_record(
@@ -27,4 +29,25 @@ pub(crate) fn new_record(
     op.sub_type = update.sub_type.take();
     op.start_timestamp = Some(now);
     op
+}
+
+/// The transitions of an operation that starts once and may be cancelled
+/// while STARTED (WAIT, CHAINED_INVOKE); `kind` names it in messages.
+pub(crate) fn start_or_cancel(
+    kind: &str,
+    update: &OperationUpdate,
+    current: Option<Status>,
+    state: &str,
+) -> Result<Status, String> {
+    let id = &update.id;
+    match (&update.action, current) {
+        (OperationAction::Start, None) => Ok(Status::Started),
+        (OperationAction::Start, _) => Err(format!(
+            "Cannot start a {kind} that already exists (operation {id} is {state})"
+        )),
+        (OperationAction::Cancel, Some(Status::Started)) => Ok(Status::Cancelled),
+        _ => Err(format!(
+            "Cannot cancel a {kind} that does not exist or has already completed (operation {id} is {state})"
+        )),
+    }
 }

@@ -78,19 +78,7 @@ pub(crate) fn transition(
     current: Option<Status>,
     state: &str,
 ) -> Result<Status, String> {
-    use OperationAction as A;
-    use Status as S;
-    let id = &update.id;
-    match (&update.action, current) {
-        (A::Start, None) => Ok(S::Started),
-        (A::Start, _) => Err(format!(
-            "Cannot start a WAIT that already exists (operation {id} is {state})"
-        )),
-        (A::Cancel, Some(S::Started)) => Ok(S::Cancelled),
-        _ => Err(format!(
-            "Cannot cancel a WAIT that does not exist or has already completed (operation {id} is {state})"
-        )),
-    }
+    super::start_or_cancel("WAIT", update, current, state)
 }
 
 /// Whether `due` is still the end of the WAIT `record`.
