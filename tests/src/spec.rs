@@ -556,10 +556,12 @@ ExpectedLogs:
 
     #[test]
     fn every_shared_requirement_file_loads() {
-        let root = crate::conformance_dir();
-        if !root.is_dir() {
+        // The conformance harness reports a missing suite; this test needs
+        // one only when the harness would run.
+        let Ok(root) = crate::conformance_dir() else {
+            assert!(!crate::in_ci(), "CI needs the conformance files");
             return;
-        }
+        };
         let suites: Vec<String> = std::fs::read_dir(&root)
             .unwrap()
             .filter_map(Result::ok)
