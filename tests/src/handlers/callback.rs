@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use durable_core::{DurableContext, FnSerdes, StepContext, StepError};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Handler, MakeHandler, handler, text};
@@ -14,14 +15,17 @@ pub const HANDLERS: &[(&str, MakeHandler)] = &[
     ("4-2", h4_2),
     ("4-3", h4_3),
     ("4-4", h4_4),
+    ("4-5", h4_5),
     ("4-6", h4_6),
     ("4-7", h4_7),
     ("4-8", h4_8),
     ("4-9", h4_9),
+    ("4-10", h4_10),
     ("4-11", h4_11),
     ("4-12", h4_12),
     ("4-13", h4_13),
     ("4-14", h4_14),
+    ("4-15", h4_15),
     ("4-16", h4_16),
     ("4-17", h4_17),
     ("4-18", h4_18),
@@ -76,6 +80,19 @@ fn h4_4() -> Handler {
     })
 }
 
+/// 4.5: a callback with a 10 s heartbeat timeout; a heartbeat, then a
+/// success.
+fn h4_5() -> Handler {
+    handler(|event: Value, ctx: DurableContext| async move {
+        let callback = ctx
+            .create_callback::<String>(text(&event))
+            .heartbeat_timeout(Duration::from_secs(10))
+            .await;
+        let result = callback.result().await?;
+        Ok(json!(result))
+    })
+}
+
 /// 4.6: the external system fails the callback; the error is not caught.
 fn h4_6() -> Handler {
     handler(|event: Value, ctx: DurableContext| async move {
@@ -112,6 +129,17 @@ fn h4_8() -> Handler {
 
 /// 4.9: create, wait 5 s (the callback succeeds meanwhile), then await.
 fn h4_9() -> Handler {
+    handler(|event: Value, ctx: DurableContext| async move {
+        let callback = ctx.create_callback::<String>(text(&event)).await;
+        ctx.wait(Duration::from_secs(5)).await;
+        let result = callback.result().await?;
+        Ok(json!(result))
+    })
+}
+
+/// 4.10: create, wait 5 s (the callback fails meanwhile), then await; the
+/// error is not caught.
+fn h4_10() -> Handler {
     handler(|event: Value, ctx: DurableContext| async move {
         let callback = ctx.create_callback::<String>(text(&event)).await;
         ctx.wait(Duration::from_secs(5)).await;
@@ -173,6 +201,76 @@ fn h4_14() -> Handler {
         };
         ctx.wait(Duration::from_secs(2)).await;
         Ok(json!(message))
+    })
+}
+
+/// The JSON object 4.15's external system sends.
+#[derive(Debug, Deserialize)]
+struct SentMessage {
+    id: String,
+    message: String,
+    timestamp: String,
+}
+
+/// 4.15's typed callback result: the message, its timestamp in seconds
+/// since the Unix epoch.
+#[derive(Debug, Serialize, Deserialize)]
+struct ReceivedMessage {
+    id: String,
+    message: String,
+    timestamp: i64,
+}
+
+/// Seconds since the Unix epoch of an RFC 3339 UTC timestamp
+/// (`2026-01-01T00:00:00.000Z`); fractions of a second are dropped.
+fn epoch_seconds(timestamp: &str) -> Result<i64, String> {
+    let bad = || format!("not an RFC 3339 UTC timestamp: {timestamp:?}");
+    let (date, time) = timestamp.split_once('T').ok_or_else(bad)?;
+    let time = time.strip_suffix('Z').ok_or_else(bad)?;
+    let time = time.split('.').next().unwrap_or_default();
+    let numbers = |text: &str, sep: char| -> Result<Vec<i64>, String> {
+        text.split(sep)
+            .map(|n| n.parse::<i64>().map_err(|_| bad()))
+            .collect()
+    };
+    let (ymd, hms) = (numbers(date, '-')?, numbers(time, ':')?);
+    let (&[year, month, day], &[hour, minute, second]) = (&ymd[..], &hms[..]) else {
+        return Err(bad());
+    };
+    // Days from civil (H. Hinnant): the proleptic Gregorian date to days
+    // since 1970-01-01.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Ok(days * 86_400 + hour * 3_600 + minute * 60 + second)
+}
+
+/// 4.15: a custom serdes reads the callback's JSON payload into a typed
+/// object, its timestamp string converted to epoch seconds.
+fn h4_15() -> Handler {
+    handler(|event: Value, ctx: DurableContext| async move {
+        let typed = FnSerdes::new(
+            |received: &ReceivedMessage| serde_json::to_string(received).map_err(|e| e.to_string()),
+            |payload: Option<&str>| {
+                let sent: SentMessage = serde_json::from_str(payload.unwrap_or_default())
+                    .map_err(|e| format!("not a message: {e}"))?;
+                Ok(ReceivedMessage {
+                    id: sent.id,
+                    message: sent.message,
+                    timestamp: epoch_seconds(&sent.timestamp)?,
+                })
+            },
+        );
+        let callback = ctx
+            .create_callback::<ReceivedMessage>(text(&event))
+            .serdes(typed)
+            .await;
+        let received = callback.result().await?;
+        Ok(json!({ "received": received }))
     })
 }
 

@@ -19,14 +19,17 @@ pub const HANDLERS: &[(&str, MakeHandler)] = &[
     ("3-2", h3_2),
     ("3-3", h3_3),
     ("3-4", h3_4),
+    ("3-5", h3_5),
     ("3-6", h3_6),
     ("3-7", h3_7),
     ("3-8", h3_8),
     ("3-9", h3_9),
+    ("3-10", h3_10),
     ("3-11", h3_11),
     ("3-12", h3_12),
     ("3-13", h3_13),
     ("3-14", h3_14),
+    ("3-15", h3_15),
     ("3-16", h3_16),
     ("3-17", h3_17),
     ("3-18", h3_18),
@@ -96,6 +99,30 @@ fn h3_4() -> Handler {
             })
             .name("failing_child")
             .await?;
+        Ok(json!(value))
+    })
+}
+
+/// 3.5: a child whose step fails without retry, caught by the handler,
+/// which then runs a recovery step returning the input.
+fn h3_5() -> Handler {
+    handler(|event: Value, ctx: DurableContext| async move {
+        let input = text(&event);
+        let outcome: Result<String, StepError> = ctx
+            .run_in_child_context(|child: DurableContext| async move {
+                child
+                    .step(|_: StepContext| async {
+                        Err::<String, _>(StepError::new("the step inside the child fails"))
+                    })
+                    .retry(RetryPolicy::none())
+                    .await
+            })
+            .await;
+        if let Err(error) = &outcome {
+            ctx.logger()
+                .info(format!("caught the child's error: {}", error.message()));
+        }
+        let value = echo_step(&ctx, input).await?;
         Ok(json!(value))
     })
 }
@@ -187,6 +214,23 @@ fn h3_9() -> Handler {
     })
 }
 
+/// 3.10: a child with a step returning the input, then a 1 s wait; the
+/// child returns the input.
+fn h3_10() -> Handler {
+    handler(|event: Value, ctx: DurableContext| async move {
+        let input = text(&event);
+        let value: String = ctx
+            .run_in_child_context(|child: DurableContext| async move {
+                let value = echo_step(&child, input).await?;
+                child.wait(Duration::from_secs(1)).await;
+                Ok::<_, StepError>(value)
+            })
+            .name("step_then_wait_child")
+            .await?;
+        Ok(json!(value))
+    })
+}
+
 /// The size of 3.11's child result: over the 256 KiB inline limit.
 pub const LARGE_RESULT_BYTES: usize = 300 * 1024;
 
@@ -267,6 +311,20 @@ fn h3_14() -> Handler {
             )
             .name("uppercase_child")
             .serdes(UppercaseSerdes)
+            .await?;
+        Ok(json!(value))
+    })
+}
+
+/// 3.15: a child whose body fails directly, without any operation; the
+/// execution fails.
+fn h3_15() -> Handler {
+    handler(|_event: Value, ctx: DurableContext| async move {
+        let value: String = ctx
+            .run_in_child_context(|_child: DurableContext| async {
+                Err::<String, _>(StepError::new("the child body fails directly"))
+            })
+            .name("directly_failing_child")
             .await?;
         Ok(json!(value))
     })

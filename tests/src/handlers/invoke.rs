@@ -1,7 +1,10 @@
 //! `shared/conformance/invoke`: chained invokes of other durable functions,
 //! which the runner registers under the names of [`TARGETS`].
 
+use std::time::Duration;
+
 use durable_core::{DurableContext, DurableError, FnSerdes, StepContext, StepError};
+use serde::{Serialize, Serializer};
 use serde_json::{Value, json};
 
 use super::{Handler, MakeHandler, handler, text};
@@ -12,14 +15,17 @@ pub const HANDLERS: &[(&str, MakeHandler)] = &[
     ("5-2", h5_2),
     ("5-3", h5_3),
     ("5-4", h5_4),
+    ("5-5", h5_5),
     ("5-6", h5_6),
     ("5-7", h5_7),
     ("5-8", h5_8),
     ("5-9", h5_9),
+    ("5-10", h5_10),
     ("5-11", h5_11),
     ("5-12", h5_12),
     ("5-13", h5_13),
     ("5-14", h5_14),
+    ("5-15", h5_15),
     ("5-16", h5_16),
 ];
 
@@ -99,6 +105,14 @@ fn h5_4() -> Handler {
     })
 }
 
+/// 5.5: the target fails; the InvokeError is not caught.
+fn h5_5() -> Handler {
+    handler(|_event: Value, ctx: DurableContext| async move {
+        let result: Value = ctx.invoke(FAIL, &Value::Null).await?;
+        Ok(result)
+    })
+}
+
 /// 5.6: the target fails; the handler catches the InvokeError and returns a
 /// fallback.
 fn h5_6() -> Handler {
@@ -141,6 +155,20 @@ fn h5_9() -> Handler {
         let result: Value = ctx.invoke(ECHO, &json!("cached")).await?;
         ctx.wait(std::time::Duration::from_secs(1)).await;
         Ok(result)
+    })
+}
+
+/// 5.10: the target fails; the handler catches the error, then waits 1 s.
+/// The replay after the wait reads the recorded failure again (caught
+/// again) without invoking the target a second time.
+fn h5_10() -> Handler {
+    handler(|_event: Value, ctx: DurableContext| async move {
+        let fallback = match ctx.invoke::<_, Value>(FAIL, &Value::Null).await {
+            Ok(result) => result,
+            Err(error) => json!({"caught": error.error_type()}),
+        };
+        ctx.wait(Duration::from_secs(1)).await;
+        Ok(fallback)
     })
 }
 
@@ -187,6 +215,38 @@ fn h5_14() -> Handler {
         let first: String = ctx.invoke(ECHO, &"first").await?;
         let second: String = ctx.invoke(SHOUT, &"second").await?;
         Ok(json!([first, second]))
+    })
+}
+
+/// 5.15's payload serializer: writes the payload with every string in it
+/// uppercased. (`invoke` takes its input as any `Serialize`; a custom
+/// serialization of the outgoing payload is a custom `Serialize`.)
+struct UppercasePayload<'a>(&'a Value);
+
+impl Serialize for UppercasePayload<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        fn uppercased(value: &Value) -> Value {
+            match value {
+                Value::String(s) => Value::String(s.to_uppercase()),
+                Value::Array(items) => Value::Array(items.iter().map(uppercased).collect()),
+                Value::Object(map) => Value::Object(
+                    map.iter()
+                        .map(|(k, v)| (k.clone(), uppercased(v)))
+                        .collect(),
+                ),
+                other => other.clone(),
+            }
+        }
+        uppercased(self.0).serialize(serializer)
+    }
+}
+
+/// 5.15: invokes the echo target with the input through
+/// [`UppercasePayload`]; returns what the target received.
+fn h5_15() -> Handler {
+    handler(|event: Value, ctx: DurableContext| async move {
+        let result: Value = ctx.invoke(ECHO, &UppercasePayload(&event)).await?;
+        Ok(result)
     })
 }
 

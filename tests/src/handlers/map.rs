@@ -22,18 +22,22 @@ pub const HANDLERS: &[(&str, MakeHandler)] = &[
     ("9-2", h9_2),
     ("9-3", h9_3),
     ("9-4", h9_4),
+    ("9-5", h9_5),
     ("9-6", h9_6),
     ("9-7", h9_7),
     ("9-8", h9_8),
     ("9-9", h9_9),
+    ("9-10", h9_10),
     ("9-11", h9_11),
     ("9-12", h9_12),
     ("9-13", h9_13),
     ("9-14", h9_14),
+    ("9-15", h9_15),
     ("9-16", h9_16),
     ("9-17", h9_17),
     ("9-18", h9_18),
     ("9-19", h9_19),
+    ("9-20", h9_20),
 ];
 
 /// The input as a list (anything else is an empty list).
@@ -146,6 +150,29 @@ fn h9_4() -> Handler {
     })
 }
 
+/// 9.5: fail-fast (no tolerated failure); item 0 returns "ok", item 1
+/// fails, item 2 never starts. The handler does not rethrow.
+fn h9_5() -> Handler {
+    handler(|_event: Value, ctx: DurableContext| async move {
+        let batch = ctx
+            .map(
+                vec!["i0", "i1", "i2"],
+                |_item: DurableContext, _v: &str, index: usize| async move {
+                    if index == 1 {
+                        Err(StepError::new("item 1 fails"))
+                    } else {
+                        Ok("ok".to_owned())
+                    }
+                },
+            )
+            .name("failfast")
+            .max_concurrency(1)
+            .completion(CompletionConfig::default().tolerated_failure_count(0))
+            .await?;
+        Ok(projection(&batch))
+    })
+}
+
 /// 9.6: fail-fast; item 0 fails, item 1 never starts; the handler rethrows.
 fn h9_6() -> Handler {
     handler(|_event: Value, ctx: DurableContext| async move {
@@ -209,6 +236,28 @@ fn h9_9() -> Handler {
             .name("tolerated-exceeded")
             .max_concurrency(1)
             .completion(CompletionConfig::default().tolerated_failure_count(1))
+            .await?;
+        Ok(json!({
+            "completionReason": reason(batch.completion_reason()),
+            "successCount": batch.success_count(),
+            "failureCount": batch.failure_count(),
+            "totalCount": batch.total_count(),
+        }))
+    })
+}
+
+/// 9.10: 25 % tolerated failures of four items; items 0 and 1 fail (50 %),
+/// items 2 and 3 never start.
+fn h9_10() -> Handler {
+    handler(|_event: Value, ctx: DurableContext| async move {
+        let batch = ctx
+            .map(
+                vec!["i0", "i1", "i2", "i3"],
+                |_: DurableContext, _v: &str, index| item_or_fail(index, true),
+            )
+            .name("tolerated-pct")
+            .max_concurrency(1)
+            .completion(CompletionConfig::default().tolerated_failure_percentage(25.0))
             .await?;
         Ok(json!({
             "completionReason": reason(batch.completion_reason()),
@@ -311,6 +360,30 @@ fn h9_14() -> Handler {
             .name("serdes")
             .max_concurrency(1)
             .item_serdes(WrappedSerdes)
+            .await?;
+        Ok(json!(batch.into_result()?))
+    })
+}
+
+/// 9.15: iteration 0 runs a step returning "r0"; iteration 1 waits 1 s
+/// (suspending the execution mid-map), then runs a step returning "r1".
+fn h9_15() -> Handler {
+    handler(|_event: Value, ctx: DurableContext| async move {
+        let batch = ctx
+            .map(
+                vec!["r0", "r1"],
+                |item: DurableContext, value: &str, index: usize| async move {
+                    if index == 1 {
+                        item.wait(Duration::from_secs(1)).await;
+                    }
+                    item.step(
+                        move |_: StepContext| async move { Ok::<_, StepError>(value.to_owned()) },
+                    )
+                    .await
+                },
+            )
+            .name("suspend")
+            .max_concurrency(1)
             .await?;
         Ok(json!(batch.into_result()?))
     })
@@ -436,6 +509,27 @@ fn h9_19() -> Handler {
             .max_concurrency(1)
             .serdes(OpSerdes)
             .await?;
+        let values: Result<Vec<String>, DurableError> = batch.into_result().map_err(Into::into);
+        Ok(json!(values?))
+    })
+}
+
+/// 9.20: 9.19's map (whole result through [`OpSerdes`]), then a 1 s wait:
+/// the replay reads the map's result back through the serdes.
+fn h9_20() -> Handler {
+    handler(|_event: Value, ctx: DurableContext| async move {
+        let batch = ctx
+            .map(
+                vec!["x", "y"],
+                |_: DurableContext, value: &str, _| async move {
+                    Ok::<_, StepError>(value.to_uppercase())
+                },
+            )
+            .name("op-serde-replay")
+            .max_concurrency(1)
+            .serdes(OpSerdes)
+            .await?;
+        ctx.wait(Duration::from_secs(1)).await;
         let values: Result<Vec<String>, DurableError> = batch.into_result().map_err(Into::into);
         Ok(json!(values?))
     })

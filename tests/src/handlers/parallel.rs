@@ -7,7 +7,10 @@
 
 use std::time::Duration;
 
-use durable_core::{Branch, CompletionConfig, DurableContext, Nesting, StepContext, StepError};
+use durable_core::{
+    Branch, CompletionConfig, DurableContext, Nesting, Serdes, SerdesContext, StepContext,
+    StepError,
+};
 use serde_json::{Value, json};
 
 use super::map::{projection, reason};
@@ -19,18 +22,22 @@ pub const HANDLERS: &[(&str, MakeHandler)] = &[
     ("8-2", h8_2),
     ("8-3", h8_3),
     ("8-4", h8_4),
+    ("8-5", h8_5),
     ("8-6", h8_6),
     ("8-7", h8_7),
     ("8-8", h8_8),
     ("8-9", h8_9),
+    ("8-10", h8_10),
     ("8-11", h8_11),
     ("8-12", h8_12),
     ("8-13", h8_13),
     ("8-14", h8_14),
+    ("8-15", h8_15),
     ("8-16", h8_16),
     ("8-17", h8_17),
     ("8-18", h8_18),
     ("8-19", h8_19),
+    ("8-20", h8_20),
     ("8-21", h8_21),
     ("8-22", h8_22),
 ];
@@ -131,6 +138,17 @@ fn h8_4() -> Handler {
     })
 }
 
+/// 8.5: no branches at all.
+fn h8_5() -> Handler {
+    handler(|_event: Value, ctx: DurableContext| async move {
+        let batch = ctx
+            .parallel(Vec::<StringBranch>::new())
+            .name("empty")
+            .await?;
+        Ok(json!(batch.into_result()?))
+    })
+}
+
 /// 8.6: fail-fast; branch 0 returns `ok`, branch 1 fails, branch 2 never
 /// starts.
 fn h8_6() -> Handler {
@@ -185,6 +203,25 @@ fn h8_9() -> Handler {
             .completion(CompletionConfig::default().tolerated_failure_count(1))
             .await?;
         Ok(projection(&batch))
+    })
+}
+
+/// 8.10: one tolerated failure; branches 0 and 1 fail, branch 2 never
+/// starts.
+fn h8_10() -> Handler {
+    handler(|_event: Value, ctx: DurableContext| async move {
+        let batch = ctx
+            .parallel(branches(3, |i| i < 2))
+            .name("tolerated-exceeded")
+            .max_concurrency(1)
+            .completion(CompletionConfig::default().tolerated_failure_count(1))
+            .await?;
+        Ok(json!({
+            "completionReason": reason(batch.completion_reason()),
+            "successCount": batch.success_count(),
+            "failureCount": batch.failure_count(),
+            "totalCount": batch.total_count(),
+        }))
     })
 }
 
@@ -260,6 +297,40 @@ fn h8_14() -> Handler {
     })
 }
 
+/// 8.15's branch serdes: writes `v` as the JSON envelope `{"wrapped": v}`
+/// and reads `v` back out of it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EnvelopeSerdes;
+
+impl Serdes<String> for EnvelopeSerdes {
+    fn serialize(&self, value: &String, _cx: SerdesContext<'_>) -> Result<String, String> {
+        Ok(json!({ "wrapped": value }).to_string())
+    }
+
+    fn deserialize(&self, payload: Option<&str>, _cx: SerdesContext<'_>) -> Result<String, String> {
+        let payload = payload.unwrap_or_default();
+        let envelope: Value = serde_json::from_str(payload).map_err(|e| e.to_string())?;
+        envelope
+            .get("wrapped")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| format!("{payload:?} is not a wrapped string"))
+    }
+}
+
+/// 8.15: two branches returning "x" and "y", through [`EnvelopeSerdes`].
+fn h8_15() -> Handler {
+    handler(|_event: Value, ctx: DurableContext| async move {
+        let batch = ctx
+            .parallel(vec![returns("x"), returns("y")])
+            .name("serde")
+            .max_concurrency(1)
+            .item_serdes(EnvelopeSerdes)
+            .await?;
+        Ok(json!(batch.into_result()?))
+    })
+}
+
 /// 8.16: every branch fails; three failures tolerated.
 fn h8_16() -> Handler {
     handler(|_event: Value, ctx: DurableContext| async move {
@@ -317,6 +388,29 @@ fn h8_19() -> Handler {
             .max_concurrency(0)
             .await?;
         Ok(json!(batch.into_result()?))
+    })
+}
+
+/// 8.20: one tolerated failure; branch 1 fails, branches 0 and 2 succeed;
+/// the projection comes from the batch's accessors.
+fn h8_20() -> Handler {
+    handler(|_event: Value, ctx: DurableContext| async move {
+        let batch = ctx
+            .parallel(branches(3, |i| i == 1))
+            .name("accessors")
+            .max_concurrency(1)
+            .completion(CompletionConfig::default().tolerated_failure_count(1))
+            .await?;
+        let errors: Vec<&StepError> = batch
+            .failed()
+            .filter_map(|item| item.error.as_ref())
+            .collect();
+        Ok(json!({
+            "hasFailure": batch.has_failure(),
+            "successCount": batch.succeeded().count(),
+            "failureCount": batch.failed().count(),
+            "errorCount": errors.len(),
+        }))
     })
 }
 

@@ -16,18 +16,22 @@ pub const HANDLERS: &[(&str, MakeHandler)] = &[
     ("1-2", h1_2),
     ("1-3", h1_3),
     ("1-4", h1_4),
+    ("1-5", h1_5),
     ("1-6", h1_6),
     ("1-7", h1_7),
     ("1-8", h1_8),
     ("1-9", h1_9),
+    ("1-10", h1_10),
     ("1-11", h1_11),
     ("1-12", h1_12),
     ("1-13", h1_13),
     ("1-14", h1_14),
+    ("1-15", h1_15),
     ("1-16", h1_16),
     ("1-17", h1_17),
     ("1-18", h1_18),
     ("1-19", h1_19),
+    ("1-20", h1_20),
 ];
 
 /// 1.1: a single step returning a greeting.
@@ -83,6 +87,16 @@ fn h1_4() -> Handler {
     })
 }
 
+/// 1.5: a step that does nothing and returns null.
+fn h1_5() -> Handler {
+    handler(|_event: Value, ctx: DurableContext| async move {
+        let nothing: Value = ctx
+            .step(|_: StepContext| async { Ok::<_, StepError>(Value::Null) })
+            .await?;
+        Ok(nothing)
+    })
+}
+
 /// 1.6: a step returning its input, with a serdes that uppercases on write.
 fn h1_6() -> Handler {
     handler(|event: Value, ctx: DurableContext| async move {
@@ -135,6 +149,27 @@ fn h1_9() -> Handler {
             .await?;
         ctx.wait(Duration::from_secs(1)).await;
         Ok(json!(value))
+    })
+}
+
+/// 1.10: a step that logs "step executed" and fails without retry, caught;
+/// then a 1 s wait. On replay the recorded error is returned again without
+/// running the step.
+fn h1_10() -> Handler {
+    handler(|_event: Value, ctx: DurableContext| async move {
+        let outcome: Result<String, StepError> = ctx
+            .step(|step: StepContext| async move {
+                step.logger().info("step executed");
+                Err::<String, _>(StepError::new("the step fails permanently"))
+            })
+            .retry(RetryPolicy::none())
+            .await;
+        if let Err(error) = &outcome {
+            ctx.logger()
+                .info(format!("caught the step's error: {}", error.message()));
+        }
+        ctx.wait(Duration::from_secs(1)).await;
+        Ok(Value::Null)
     })
 }
 
@@ -213,6 +248,34 @@ fn h1_14() -> Handler {
                     .backoff_rate(3.0)
                     .jitter(Jitter::None),
             )
+            .await?;
+        Ok(json!(value))
+    })
+}
+
+/// 1.15: throws a `TransientError` on attempt 1; the strategy retries (1 s)
+/// only errors of that type.
+fn h1_15() -> Handler {
+    handler(|_event: Value, ctx: DurableContext| async move {
+        let retry_on_transient = |error: &ErrorObject, attempt: u32| {
+            let transient = error
+                .error_type
+                .as_deref()
+                .is_some_and(|t| t.ends_with("TransientError"));
+            if transient && attempt < 3 {
+                RetryDecision::RetryAfter(Duration::from_secs(1))
+            } else {
+                RetryDecision::Stop
+            }
+        };
+        let value: String = ctx
+            .step(|step: StepContext| async move {
+                if step.attempt() == 1 {
+                    return Err(StepError::new("a transient condition").with_type("TransientError"));
+                }
+                Ok("succeeded after a transient error".to_owned())
+            })
+            .retry(retry_on_transient)
             .await?;
         Ok(json!(value))
     })
@@ -297,6 +360,25 @@ fn h1_19() -> Handler {
                 Err::<String, _>(StepError::new("the step always fails"))
             })
             .retry(RetryPolicy::none())
+            .await?;
+        Ok(json!(value))
+    })
+}
+
+/// 1.20: a failing step (no retry) caught by the handler, which continues
+/// with a fallback value that a second step returns.
+fn h1_20() -> Handler {
+    handler(|_event: Value, ctx: DurableContext| async move {
+        let fallback = match ctx
+            .step(|_: StepContext| async { Err::<String, _>(StepError::new("the step fails")) })
+            .retry(RetryPolicy::none())
+            .await
+        {
+            Ok(value) => value,
+            Err(_) => "fallback_result".to_owned(),
+        };
+        let value: String = ctx
+            .step(|_: StepContext| async move { Ok::<_, StepError>(fallback) })
             .await?;
         Ok(json!(value))
     })

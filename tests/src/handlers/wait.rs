@@ -8,8 +8,13 @@ use serde_json::{Value, json};
 use super::{Handler, MakeHandler, handler};
 
 /// The handlers of the wait suite.
-pub const HANDLERS: &[(&str, MakeHandler)] =
-    &[("2-1", h2_1), ("2-2", h2_2), ("2-3", h2_3), ("2-4", h2_4)];
+pub const HANDLERS: &[(&str, MakeHandler)] = &[
+    ("2-1", h2_1),
+    ("2-2", h2_2),
+    ("2-3", h2_3),
+    ("2-4", h2_4),
+    ("2-5", h2_5),
+];
 
 /// 2.1: one 2 s wait.
 fn h2_1() -> Handler {
@@ -43,6 +48,15 @@ fn h2_4() -> Handler {
     handler(|_event: Value, ctx: DurableContext| async move {
         const ONE_MINUTE: Duration = Duration::from_secs(60);
         ctx.wait(ONE_MINUTE).await;
+        Ok(Value::Null)
+    })
+}
+
+/// 2.5: a one-hour wait (3600 s).
+fn h2_5() -> Handler {
+    handler(|_event: Value, ctx: DurableContext| async move {
+        const ONE_HOUR: Duration = Duration::from_secs(60 * 60);
+        ctx.wait(ONE_HOUR).await;
         Ok(Value::Null)
     })
 }

@@ -15,14 +15,17 @@ pub const HANDLERS: &[(&str, MakeHandler)] = &[
     ("7-2", h7_2),
     ("7-3", h7_3),
     ("7-4", h7_4),
+    ("7-5", h7_5),
     ("7-6", h7_6),
     ("7-7", h7_7),
     ("7-8", h7_8),
     ("7-9", h7_9),
+    ("7-10", h7_10),
     ("7-11", h7_11),
     ("7-12", h7_12),
     ("7-13", h7_13),
     ("7-14", h7_14),
+    ("7-15", h7_15),
 ];
 
 /// A submitter that only receives the id: the external system of the file
@@ -61,6 +64,18 @@ fn h7_3() -> Handler {
 fn h7_4() -> Handler {
     handler(|event: Value, ctx: DurableContext| async move {
         let result: String = ctx.wait_for_callback(submit).name(text(&event)).await?;
+        Ok(json!(result))
+    })
+}
+
+/// 7.5: a 3 s timeout and no completion; not caught.
+fn h7_5() -> Handler {
+    handler(|event: Value, ctx: DurableContext| async move {
+        let result: String = ctx
+            .wait_for_callback(submit)
+            .name(text(&event))
+            .timeout(Duration::from_secs(3))
+            .await?;
         Ok(json!(result))
     })
 }
@@ -115,6 +130,19 @@ fn h7_9() -> Handler {
     })
 }
 
+/// 7.10: a 1 s wait, a step returning fixed data, then a wait_for_callback
+/// named by the input; returns the callback's result.
+fn h7_10() -> Handler {
+    handler(|event: Value, ctx: DurableContext| async move {
+        ctx.wait(Duration::from_secs(1)).await;
+        let _data: Value = ctx
+            .step(|_: StepContext| async { Ok::<_, StepError>(json!({"fixed": "data"})) })
+            .await?;
+        let result: String = ctx.wait_for_callback(submit).name(text(&event)).await?;
+        Ok(json!(result))
+    })
+}
+
 /// The JSON object 7.11's external system sends.
 #[derive(Debug, Serialize, Deserialize)]
 struct Approval {
@@ -166,5 +194,13 @@ fn h7_14() -> Handler {
             Err(error) if error.is_timeout() => Ok(json!("timed-out-handled")),
             Err(error) => Err(error.into()),
         }
+    })
+}
+
+/// 7.15: the external system succeeds without a payload; returns null.
+fn h7_15() -> Handler {
+    handler(|event: Value, ctx: DurableContext| async move {
+        let result: Option<Value> = ctx.wait_for_callback(submit).name(text(&event)).await?;
+        Ok(result.unwrap_or(Value::Null))
     })
 }

@@ -17,10 +17,12 @@ pub const HANDLERS: &[(&str, MakeHandler)] = &[
     ("6-2", h6_2),
     ("6-3", h6_3),
     ("6-4", h6_4),
+    ("6-5", h6_5),
     ("6-6", h6_6),
     ("6-7", h6_7),
     ("6-8", h6_8),
     ("6-9", h6_9),
+    ("6-10", h6_10),
     ("6-11", h6_11),
     ("6-12", h6_12),
     ("6-13", h6_13),
@@ -95,6 +97,22 @@ fn h6_3() -> Handler {
 fn h6_4() -> Handler {
     handler(|event: Value, ctx: DurableContext| async move {
         let last = count_up(&ctx, 5, number(&event)).await?;
+        Ok(json!(last))
+    })
+}
+
+/// 6.5: counts from 0 to the input (3) with a fixed 2 s delay between
+/// checks (no backoff, no jitter).
+fn h6_5() -> Handler {
+    handler(|event: Value, ctx: DurableContext| async move {
+        const FIXED: Duration = Duration::from_secs(2);
+        let threshold = number(&event);
+        let strategy = WaitStrategy::until(move |state: &i64| *state >= threshold)
+            .initial_delay(FIXED)
+            .max_delay(FIXED)
+            .backoff_rate(1.0)
+            .jitter(Jitter::None);
+        let last = ctx.wait_for_condition(increment, 0, strategy).await?;
         Ok(json!(last))
     })
 }
@@ -178,6 +196,20 @@ fn h6_9() -> Handler {
             )
             .await?;
         Ok(json!(done))
+    })
+}
+
+/// 6.10: a check returning null; the strategy stops at the first check.
+fn h6_10() -> Handler {
+    handler(|_event: Value, ctx: DurableContext| async move {
+        let last = ctx
+            .wait_for_condition(
+                |_state: Value, _step: StepContext| async { Ok::<_, StepError>(Value::Null) },
+                Value::Null,
+                |_state: &Value, _attempt: u32| WaitDecision::Done,
+            )
+            .await?;
+        Ok(last)
     })
 }
 
