@@ -840,6 +840,10 @@ fn aws_until<T>(
 }
 
 #[test]
+#[cfg_attr(
+    not(peer_aws_cli),
+    ignore = "needs the aws CLI: python3 -m venv target/peervenv && target/peervenv/bin/pip install awscli"
+)]
 fn the_aws_cli_lists_executions_and_completes_a_callback() {
     let aws_bin = peer_venv().join("bin/aws");
     if !aws_bin.is_file() {
@@ -1083,6 +1087,10 @@ fn drive_cli(aws_bin: &Path, dir: &Path, endpoint: &str) -> TestResult {
 // ----- 3. a handler written with AWS's Python SDK -----
 
 #[test]
+#[cfg_attr(
+    not(peer_python_sdk),
+    ignore = "needs ../shared/peers (invoke_shim.py) beside the clone and aws-durable-execution-sdk-python: target/peervenv/bin/pip install aws-durable-execution-sdk-python"
+)]
 fn a_python_sdk_handler_behind_the_invoke_shim_completes_a_step_a_wait_and_a_callback() {
     let python = peer_venv().join("bin/python");
     let peers = peers_dir();

@@ -381,6 +381,10 @@ fn build_examples(root: &Path) -> TestResult {
 }
 
 #[test]
+#[cfg_attr(
+    not(peer_interop),
+    ignore = "needs dex-local-runner and cargo-lambda: python3 -m venv target/peervenv && target/peervenv/bin/pip install aws-durable-execution-sdk-python-testing cargo-lambda pyyaml boto3"
+)]
 fn examples_run_on_dex_local_runner_behind_cargo_lambda_watch() {
     let venv = peer_venv();
     let dex_bin = venv.join("bin/dex-local-runner");

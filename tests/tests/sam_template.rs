@@ -41,6 +41,10 @@ fn lint(cfn_lint: &Path, template: &Path) -> (bool, String) {
 }
 
 #[test]
+#[cfg_attr(
+    not(peer_cfn_lint),
+    ignore = "needs cfn-lint and aws-sam-translator: python3 -m venv target/peervenv && target/peervenv/bin/pip install cfn-lint aws-sam-translator"
+)]
 fn the_sam_template_is_valid_and_its_durable_config_is_checked() {
     let Some(cfn_lint) = cfn_lint() else {
         let message = "cfn-lint or aws-sam-translator is not installed in the peer venv \
