@@ -326,7 +326,11 @@ impl DurableContext {
 }
 
 impl<'a, T, F, S> WaitForCallback<'a, T, F, S> {
-    /// The name of the operation.
+    /// The name of the operation: the child context (SubType
+    /// `WaitForCallback`) is named `name`, and inside it, as in the official
+    /// SDKs, the CALLBACK operation is named `"<name> create callback id"`
+    /// and the submitter step `"<name> submitter"`. Testing tools such as
+    /// `durable_local::LocalRunner::on_callback` find the callback by `name`.
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self

@@ -7,7 +7,9 @@
 //! One turn of the loop asks the service what each driven execution needs
 //! ([`LocalService::next_step`]) and does the first thing due: invoke an
 //! execution that must be invoked, else sleep until the earliest timer (or
-//! the earliest action the host scheduled) and fire it. On the real clock a
+//! the earliest action the host scheduled) and fire it (a virtual clock may
+//! be told not to move for callback deadlines alone:
+//! [`Driver::hold_callback_deadlines`]). On the real clock a
 //! sleep ends early when the service reports a change (a callback completed
 //! through the API, an execution stopped), so nothing waits past the moment
 //! it could go on.
@@ -88,6 +90,7 @@ pub struct Driver<'a, H: ?Sized> {
     adopt: bool,
     idle_poll: Option<Duration>,
     max_invocations: Option<u32>,
+    hold_callback_deadlines: bool,
 }
 
 impl<H: ?Sized> std::fmt::Debug for Driver<'_, H> {
@@ -96,6 +99,7 @@ impl<H: ?Sized> std::fmt::Debug for Driver<'_, H> {
             .field("adopt", &self.adopt)
             .field("idle_poll", &self.idle_poll)
             .field("max_invocations", &self.max_invocations)
+            .field("hold_callback_deadlines", &self.hold_callback_deadlines)
             .finish_non_exhaustive()
     }
 }
@@ -111,7 +115,24 @@ impl<'a, H: DriverHost + ?Sized> Driver<'a, H> {
             adopt: true,
             idle_poll: None,
             max_invocations: None,
+            hold_callback_deadlines: false,
         }
+    }
+
+    /// On a virtual clock, whether a callback's timeout or heartbeat
+    /// deadline alone may move the clock (false, the default: when nothing
+    /// else is left, the clock jumps to the deadline and the callback times
+    /// out), or not (true): when the only timers left are callback
+    /// deadlines and the host has nothing scheduled, the drive returns (or
+    /// waits when idle) with the callbacks open, as if no time passed. A
+    /// deadline still fires when the clock reaches it on the way to another
+    /// timer or scheduled action, or is moved past it by someone else
+    /// ([`Clock::advance`](crate::Clock::advance)). The real clock is not
+    /// affected.
+    #[must_use]
+    pub fn hold_callback_deadlines(mut self, hold: bool) -> Self {
+        self.hold_callback_deadlines = hold;
+        self
     }
 
     /// Whether the executions started by chained invokes are driven by this
@@ -240,8 +261,16 @@ impl<'a, H: DriverHost + ?Sized> Driver<'a, H> {
                 (Some(_), None) => true,
                 (None, _) => false,
             };
+            // On a virtual clock that holds callback deadlines, a deadline
+            // that is not yet due counts only when something else (a wait, a
+            // retry, a scheduled action) lies beyond it.
+            let held = self.hold_callback_deadlines
+                && !real_time
+                && scheduled.is_none()
+                && earliest.is_some_and(|(due, _)| due > service.clock().now_ms())
+                && !self.internal_timer(&active)?;
             let due = match (timer_first, earliest, scheduled) {
-                (true, Some((due, _)), _) | (false, _, Some(due)) => due,
+                (true, Some((due, _)), _) | (false, _, Some(due)) if !held => due,
                 _ => {
                     // Nothing internal or scheduled: wait for the outside.
                     let Some(poll) = self.idle_poll else {
@@ -289,6 +318,17 @@ impl<'a, H: DriverHost + ?Sized> Driver<'a, H> {
             executions,
             invocations,
         })
+    }
+
+    /// Whether a driven execution has a timer other than a callback's
+    /// deadline (or one that is due).
+    fn internal_timer(&self, active: &Active) -> Result<bool, LocalError> {
+        for arn in &active.arns {
+            if self.service.next_internal_timer(arn)?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Starts driving `arn`.

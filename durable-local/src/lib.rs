@@ -79,8 +79,8 @@ pub use driver::{DriveReport, Driver, DriverHost};
 pub use error::{ALREADY_STARTED, LocalError, RESOURCE_NOT_FOUND};
 pub use events::EXECUTED_VERSION;
 pub use runner::{
-    CallbackAction, CallbackRef, DEFAULT_FUNCTION_NAME, DEFAULT_MAX_INVOCATIONS, Execution,
-    LocalRunner, OperationView, Start,
+    CallbackAction, CallbackId, CallbackRef, DEFAULT_FUNCTION_NAME, DEFAULT_MAX_INVOCATIONS,
+    Execution, LocalRunner, OperationView, Start,
 };
 pub use service::{
     CallbackInfo, Invocation, InvocationResult, LocalService, NextStep, RUNTIME_EXIT_ERROR,

@@ -9,11 +9,51 @@
 //!
 //! A run returns when the execution has ended or when nothing internal is
 //! left to do: then it is RUNNING, waiting on a callback. Complete the
-//! callback ([`LocalRunner::callback_success`], by id or by the callback
-//! operation's name, see [`CallbackRef`]) and [`resume`](LocalRunner::resume).
+//! callback ([`LocalRunner::callback_success`], `_failure`, `_heartbeat`)
+//! and [`resume`](LocalRunner::resume):
+//!
+//! ```no_run
+//! # use durable_local::{CallbackRef, LocalRunner};
+//! # async fn demo(runner: LocalRunner<impl durable_core::DurableHandler<(), String>, (), String>)
+//! # -> Result<(), durable_local::LocalError> {
+//! // The handler: ctx.wait_for_callback(submit).name("approval").timeout(..).await
+//! let exec = runner.run(()).await?;
+//! runner.callback_success(CallbackRef::named(exec.arn(), "approval"), r#""yes""#)?;
+//! let exec = runner.resume(exec.arn()).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! A callback is named (in [`CallbackRef::named`], [`LocalRunner::on_callback`],
+//! [`LocalRunner::wait_for_callback`]) by `"*"` (any), by the name given to
+//! `create_callback`, or by the name given to `wait_for_callback`: the SDKs
+//! record `wait_for_callback(..).name("approval")` as a child context
+//! `approval` (SubType `WaitForCallback`) around a CALLBACK operation named
+//! `"approval create callback id"`, and both names find it. By id, a callback
+//! is a [`CallbackId`] (from [`LocalRunner::callback_id`],
+//! [`OperationView::callback_id`] or [`CallbackId::new`]), never a plain
+//! string, so an execution ARN cannot be passed for one.
+//!
 //! To have callbacks completed during the run, in virtual-time order with the
 //! engine's own timers, schedule what the external system does beforehand
-//! with [`LocalRunner::on_callback`].
+//! with [`LocalRunner::on_callback`]. A scheduled action that fails, and a
+//! name that matched no callback of the run (the message lists those there
+//! were), are reported by [`LocalRunner::callback_action_errors`].
+//!
+//! ## Callback timeouts on the virtual clock
+//!
+//! The virtual clock skips waits and retry back-offs, but by default it
+//! does not skip to a callback's timeout or heartbeat timeout: when the
+//! only timers left are callback deadlines and no action is scheduled, the
+//! run returns with the execution RUNNING and the callback open, as if the
+//! external system had not answered yet. The test then completes the
+//! callback, or lets time pass with [`LocalRunner::advance_time`] and
+//! resumes (a deadline passed then times the callback out). A deadline
+//! still fires, in time order, when the clock passes it on the way to a
+//! wait, a retry or a scheduled action. (AWS's Python testing library makes
+//! the same choice: waits skipped, callback timeouts left to real time.)
+//! [`LocalRunner::skip_to_callback_timeouts`]`(true)` lets the clock jump to
+//! the deadline instead, so that an unanswered callback times out within
+//! the run (the conformance runner does this).
 //!
 //! On the real clock, a run that sleeps until a timer (a callback's timeout,
 //! a wait) wakes as soon as another task completes a callback through
@@ -89,6 +129,8 @@ pub struct LocalRunner<H, E, T> {
     config: InvocationConfig,
     max_invocations: u32,
     retain_finished: bool,
+    /// Whether the virtual clock may jump to a callback's deadline.
+    skip_to_callback_timeouts: bool,
     /// Functions chained invokes may run, by name.
     functions: FxHashMap<String, InvokeFn>,
     /// Scheduled external callback actions.
@@ -108,6 +150,7 @@ impl<H, E, T> std::fmt::Debug for LocalRunner<H, E, T> {
             .field("functions", &functions)
             .field("max_invocations", &self.max_invocations)
             .field("retain_finished", &self.retain_finished)
+            .field("skip_to_callback_timeouts", &self.skip_to_callback_timeouts)
             .finish_non_exhaustive()
     }
 }
@@ -211,6 +254,7 @@ where
             config: InvocationConfig::default(),
             max_invocations: DEFAULT_MAX_INVOCATIONS,
             retain_finished: true,
+            skip_to_callback_timeouts: false,
             functions: FxHashMap::default(),
             rules: Mutex::default(),
             driving: Mutex::default(),
@@ -374,6 +418,31 @@ where
         self
     }
 
+    /// On the virtual clock, whether a run may skip ahead to a callback's
+    /// timeout or heartbeat deadline when nothing else is due (default
+    /// false). With false, a run whose execution waits only on open
+    /// callbacks returns it RUNNING, as if no time had passed, so the test
+    /// can complete a callback ([`callback_success`](Self::callback_success))
+    /// or let time pass ([`advance_time`](Self::advance_time)) and
+    /// [`resume`](Self::resume). With true, the clock jumps to the earliest
+    /// deadline and the callback times out at once, as if no external
+    /// system ever answered (the conformance runner does this). Either way a
+    /// deadline fires when the clock passes it on the way to a wait, a
+    /// retry or a scheduled callback action. See the [module
+    /// docs](crate::runner#callbacks).
+    #[must_use]
+    pub fn skip_to_callback_timeouts(mut self, skip: bool) -> Self {
+        self.skip_to_callback_timeouts = skip;
+        self
+    }
+
+    /// Moves the virtual clock forward by `by` (does nothing on the real
+    /// clock). Timers that came due (a callback's timeout, a wait) fire on
+    /// the next [`resume`](Self::resume).
+    pub fn advance_time(&self, by: std::time::Duration) {
+        self.service().clock().advance(by);
+    }
+
     /// Starts an execution with `input` and runs invocations until it ends or
     /// waits on something external (then its status is RUNNING).
     pub async fn run(&self, input: impl Serialize) -> Result<Execution, LocalError> {
@@ -428,9 +497,11 @@ where
         };
         let report = Driver::new(self.service(), &host)
             .max_invocations(self.max_invocations)
+            .hold_callback_deadlines(!self.skip_to_callback_timeouts)
             .drive(root)
             .await?;
         drop(host);
+        self.check_unmatched_callback_actions(&report.executions);
         if !self.retain_finished && report.finished {
             for callee in report.executions.iter().skip(1) {
                 let ended = self
@@ -527,7 +598,7 @@ mod callbacks;
 mod execution;
 
 use callbacks::Rules;
-pub use callbacks::{CallbackAction, CallbackRef};
+pub use callbacks::{CallbackAction, CallbackId, CallbackRef};
 pub use execution::{Execution, OperationView};
 
 #[cfg(test)]

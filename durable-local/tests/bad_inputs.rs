@@ -13,7 +13,7 @@
 use durable_core::limits::MAX_CALLBACK_RESULT_BYTES;
 use durable_core::wire::{ErrorObject, ExecutionStatus, OperationStatus};
 use durable_core::{CALLBACK_TIMEOUT_EXCEPTION, DurableContext, DurableError, InvokeErrorKind};
-use durable_local::{CallbackRef, LocalError, LocalRunner, RESOURCE_NOT_FOUND};
+use durable_local::{CallbackId, CallbackRef, LocalError, LocalRunner, RESOURCE_NOT_FOUND};
 use serde_json::{Value, json};
 
 /// Creates the callback `approval` (no timeout: on the virtual clock a run
@@ -29,14 +29,13 @@ async fn completing_an_unknown_callback_is_resource_not_found() {
     let exec = runner.run(json!(null)).await.unwrap();
     assert_eq!(exec.status(), ExecutionStatus::Running);
 
+    let unknown = CallbackId::new("no-such-callback");
     for err in [
+        runner.callback_success(&unknown, "\"yes\"").unwrap_err(),
         runner
-            .callback_success("no-such-callback", "\"yes\"")
+            .callback_failure(&unknown, ErrorObject::new("Denied", "no"))
             .unwrap_err(),
-        runner
-            .callback_failure("no-such-callback", ErrorObject::new("Denied", "no"))
-            .unwrap_err(),
-        runner.callback_heartbeat("no-such-callback").unwrap_err(),
+        runner.callback_heartbeat(&unknown).unwrap_err(),
         runner
             .service()
             .send_callback_success("no-such-callback", b"\"yes\"")
@@ -69,7 +68,7 @@ async fn completing_an_unknown_callback_is_resource_not_found() {
 
     // The real callback is untouched and still completes.
     let id = exec.operation("approval").unwrap().callback_id().unwrap();
-    runner.callback_success(id, "\"yes\"").unwrap();
+    runner.callback_success(&id, "\"yes\"").unwrap();
     let exec = runner.resume(exec.arn()).await.unwrap();
     assert_eq!(exec.result::<String>().unwrap().as_deref(), Some("yes"));
 }
@@ -79,28 +78,26 @@ async fn completing_a_callback_twice_is_callback_timeout_exception() {
     let runner = LocalRunner::new(approval);
     let exec = runner.run(json!(null)).await.unwrap();
     let arn = exec.arn().to_owned();
-    let id = exec
-        .operation("approval")
-        .unwrap()
-        .callback_id()
-        .unwrap()
-        .to_owned();
+    let id = exec.operation("approval").unwrap().callback_id().unwrap();
     // The external system has only the id.
     runner
         .service()
-        .send_callback_success(&id, b"\"yes\"")
+        .send_callback_success(id.as_str(), b"\"yes\"")
         .unwrap();
 
     for err in [
         runner
             .service()
-            .send_callback_success(&id, b"\"no\"")
+            .send_callback_success(id.as_str(), b"\"no\"")
             .unwrap_err(),
         runner
             .service()
-            .send_callback_failure(&id, ErrorObject::new("Denied", "too late"))
+            .send_callback_failure(id.as_str(), ErrorObject::new("Denied", "too late"))
             .unwrap_err(),
-        runner.service().send_callback_heartbeat(&id).unwrap_err(),
+        runner
+            .service()
+            .send_callback_heartbeat(id.as_str())
+            .unwrap_err(),
     ] {
         assert!(matches!(err, LocalError::CallbackClosed { .. }), "{err:?}");
         assert_eq!(
@@ -137,12 +134,7 @@ async fn an_oversized_callback_result_is_rejected_and_the_callback_stays_open() 
     let runner = LocalRunner::new(approval);
     let exec = runner.run(json!(null)).await.unwrap();
     let arn = exec.arn().to_owned();
-    let id = exec
-        .operation("approval")
-        .unwrap()
-        .callback_id()
-        .unwrap()
-        .to_owned();
+    let id = exec.operation("approval").unwrap().callback_id().unwrap();
 
     // A JSON string one byte over the limit.
     let oversized = format!(
@@ -152,13 +144,13 @@ async fn an_oversized_callback_result_is_rejected_and_the_callback_stays_open() 
     assert_eq!(oversized.len(), MAX_CALLBACK_RESULT_BYTES + 1);
     let err = runner
         .service()
-        .send_callback_success(&id, oversized.as_bytes())
+        .send_callback_success(id.as_str(), oversized.as_bytes())
         .unwrap_err();
     assert!(
         matches!(
             &err,
             LocalError::CallbackPayloadTooLarge { callback_id, size, max }
-                if *callback_id == id && *size == MAX_CALLBACK_RESULT_BYTES + 1
+                if *callback_id == *id.as_str() && *size == MAX_CALLBACK_RESULT_BYTES + 1
                     && *max == durable_core::limits::MAX_CALLBACK_RESULT_BYTES
         ),
         "{err:?}"

@@ -157,12 +157,7 @@ async fn a_running_workflow_round_trips_through_close_and_reopen() {
             (e.operations().cloned().collect::<Vec<_>>(), e.history())
         })
         .unwrap();
-    let callback_id = exec
-        .operation("approval")
-        .unwrap()
-        .callback_id()
-        .unwrap()
-        .to_owned();
+    let callback_id = exec.operation("approval").unwrap().callback_id().unwrap();
     drop(exec);
     drop(runner);
 
@@ -192,7 +187,7 @@ async fn a_running_workflow_round_trips_through_close_and_reopen() {
     let open_callbacks = service.open_callbacks(&arn).unwrap();
     assert_eq!(open_callbacks.len(), 1);
     service
-        .send_callback_success(&callback_id, b"\"ada\"")
+        .send_callback_success(callback_id.as_str(), b"\"ada\"")
         .unwrap();
     let calls_before = CHARGE_CALLS.load(Ordering::SeqCst);
     let exec = runner.start("order-7").name("order-7").await.unwrap();
@@ -248,7 +243,7 @@ async fn a_running_workflow_round_trips_through_close_and_reopen() {
         ServiceConfig::default(),
     );
     let err = service
-        .send_callback_success(&callback_id, b"\"again\"")
+        .send_callback_success(callback_id.as_str(), b"\"again\"")
         .unwrap_err();
     assert!(matches!(err, LocalError::CallbackClosed { .. }), "{err:?}");
     let err = service.send_callback_success("unknown", b"1").unwrap_err();

@@ -12,40 +12,105 @@ use serde::de::DeserializeOwned;
 
 use super::{LocalRunner, lock};
 use crate::error::LocalError;
+use crate::service::CallbackInfo;
 
-/// A callback, named by its id or by its operation's name.
+/// A callback id (`CallbackDetails.CallbackId`), as an external system
+/// receives it: what [`LocalRunner::callback_id`],
+/// [`LocalRunner::wait_for_callback`] and
+/// [`OperationView::callback_id`](super::OperationView::callback_id) return
+/// and [`LocalRunner::callback_success`] takes (as `&id`).
 ///
-/// `&str` and `&String` convert into [`CallbackRef::Id`].
+/// A type of its own, so that an execution ARN (or any other string) is not
+/// taken for a callback id by mistake. An id that came some other way (the
+/// string a handler's `wait_for_callback` submitter received) is made one
+/// with [`CallbackId::new`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallbackId(String);
+
+impl CallbackId {
+    /// The callback id `id`.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The id as a `String`.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for CallbackId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for CallbackId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for CallbackId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for CallbackId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl From<CallbackId> for String {
+    fn from(id: CallbackId) -> Self {
+        id.0
+    }
+}
+
+/// A callback, named by its id or by its name in an execution.
+///
+/// A `&`[`CallbackId`] converts into [`CallbackRef::Id`]; a plain string
+/// does not (it might be an execution ARN): look a callback up by name with
+/// [`CallbackRef::named`].
+///
+/// ```compile_fail
+/// # use durable_local::CallbackRef;
+/// let arn = "arn:aws:lambda:us-east-1:123456789012:function:f/durable-execution/x/y";
+/// let _: CallbackRef<'_> = arn.into(); // not a callback id
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CallbackRef<'a> {
-    /// The callback id (`CallbackDetails.CallbackId`), as an external system
-    /// receives it.
-    Id(&'a str),
-    /// The CALLBACK operation named `name` in the execution `arn` (`"*"`:
-    /// any): the first open one with that name, else the last one created.
+    /// The callback with this id.
+    Id(&'a CallbackId),
+    /// The callback named `name` in the execution `arn`: `"*"` for any, the
+    /// CALLBACK operation's name, or the name given to the
+    /// `wait_for_callback` it belongs to (see
+    /// [`CallbackInfo::is_named`](crate::CallbackInfo::is_named)). The first
+    /// open one with that name, else the last one created.
     Named {
         /// The execution ARN.
         arn: &'a str,
-        /// The callback operation's name.
+        /// The callback's name.
         name: &'a str,
     },
 }
 
 impl<'a> CallbackRef<'a> {
-    /// The callback operation named `name` in execution `arn`.
+    /// The callback named `name` in execution `arn` (see [`CallbackRef::Named`]).
     pub fn named(arn: &'a str, name: &'a str) -> Self {
         Self::Named { arn, name }
     }
 }
 
-impl<'a> From<&'a str> for CallbackRef<'a> {
-    fn from(id: &'a str) -> Self {
-        Self::Id(id)
-    }
-}
-
-impl<'a> From<&'a String> for CallbackRef<'a> {
-    fn from(id: &'a String) -> Self {
+impl<'a> From<&'a CallbackId> for CallbackRef<'a> {
+    fn from(id: &'a CallbackId) -> Self {
         Self::Id(id)
     }
 }
@@ -109,11 +174,23 @@ impl CallbackAction {
     }
 }
 
+/// A callback as listed in the message about an unmatched name.
+fn describe_callback(callback: &CallbackInfo) -> String {
+    match (&callback.wait_for_callback, &callback.name) {
+        (Some(wait), _) => format!("{wait:?} (wait_for_callback)"),
+        (None, Some(name)) => format!("{name:?}"),
+        (None, None) => format!("unnamed (operation {})", callback.operation_id),
+    }
+}
+
 /// The scheduled callback actions of a runner.
 #[derive(Debug, Default)]
 pub(super) struct Rules {
     rules: Vec<Rule>,
     errors: Vec<String>,
+    /// The scheduled actions whose name matched no callback, as of the end
+    /// of the latest run.
+    unmatched: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -156,12 +233,13 @@ where
     pub fn callback_id<'a>(
         &self,
         callback: impl Into<CallbackRef<'a>>,
-    ) -> Result<String, LocalError> {
+    ) -> Result<CallbackId, LocalError> {
         match callback.into() {
-            CallbackRef::Id(id) => Ok(id.to_owned()),
+            CallbackRef::Id(id) => Ok(id.clone()),
             CallbackRef::Named { arn, name } => self
                 .service()
                 .find_callback(arn, name)?
+                .map(CallbackId)
                 .ok_or_else(|| LocalError::CallbackNameNotFound {
                     arn: arn.to_owned(),
                     name: name.to_owned(),
@@ -183,7 +261,8 @@ where
         result: impl AsRef<[u8]>,
     ) -> Result<(), LocalError> {
         let id = self.callback_id(callback)?;
-        self.service().send_callback_success(&id, result.as_ref())
+        self.service()
+            .send_callback_success(id.as_str(), result.as_ref())
     }
 
     /// Fails `callback` with `error` (see [`LocalService::send_callback_failure`](crate::LocalService::send_callback_failure));
@@ -197,7 +276,7 @@ where
         error: ErrorObject,
     ) -> Result<(), LocalError> {
         let id = self.callback_id(callback)?;
-        self.service().send_callback_failure(&id, error)
+        self.service().send_callback_failure(id.as_str(), error)
     }
 
     /// Sends a heartbeat for `callback` (see [`LocalService::send_callback_heartbeat`](crate::LocalService::send_callback_heartbeat)).
@@ -209,11 +288,12 @@ where
         callback: impl Into<CallbackRef<'a>>,
     ) -> Result<(), LocalError> {
         let id = self.callback_id(callback)?;
-        self.service().send_callback_heartbeat(&id)
+        self.service().send_callback_heartbeat(id.as_str())
     }
 
-    /// Waits until execution `arn` has a callback operation named `name`
-    /// (`"*"`: any) and returns its id.
+    /// Waits until execution `arn` has a callback named `name` (as in
+    /// [`CallbackRef::Named`]: `"*"` for any, the operation's name or its
+    /// `wait_for_callback`'s) and returns its id.
     ///
     /// On the real clock, or while a run of this runner is driving the
     /// execution (for example one spawned on another task), this waits for
@@ -225,14 +305,14 @@ where
     /// [`LocalError::CallbackNameNotFound`] when the callback does not exist
     /// and cannot appear (the execution has ended, or nothing drives it on a
     /// virtual clock).
-    pub async fn wait_for_callback(&self, arn: &str, name: &str) -> Result<String, LocalError> {
+    pub async fn wait_for_callback(&self, arn: &str, name: &str) -> Result<CallbackId, LocalError> {
         let changed = self.service().changed();
         loop {
             let notified = changed.notified();
             let mut notified = std::pin::pin!(notified);
             notified.as_mut().enable();
             if let Some(id) = self.service().find_callback(arn, name)? {
-                return Ok(id);
+                return Ok(CallbackId(id));
             }
             let ended = self
                 .service()
@@ -249,9 +329,15 @@ where
     }
 
     /// Schedules what an external system does to a callback: when a
-    /// callback operation named `name` (`"*"`: any) is open in an execution
-    /// this runner drives, `action` happens after its delay, in time order
-    /// with the engine's own timers (on the virtual clock too).
+    /// callback named `name` is open in an execution this runner drives,
+    /// `action` happens after its delay, in time order with the engine's own
+    /// timers (on the virtual clock too).
+    ///
+    /// `name` is `"*"` (any callback), the name given to `create_callback`,
+    /// or the name given to `wait_for_callback` (`.name("approval")`). The
+    /// SDKs record a `wait_for_callback` as a child context of that name
+    /// around a CALLBACK operation named `"<name> create callback id"`; both
+    /// `"approval"` and `"approval create callback id"` match it.
     ///
     /// Each scheduled action acts once. Actions for the same `name` act in
     /// the order they were scheduled: the first binds to the first open
@@ -259,7 +345,9 @@ where
     /// same callback if it is still open, as after a heartbeat, else to the
     /// next one to start), its delay counted from then. Actions for different
     /// names are independent. A failed action (say, the callback had already
-    /// timed out) is reported by [`callback_action_errors`](Self::callback_action_errors).
+    /// timed out) is reported by [`callback_action_errors`](Self::callback_action_errors),
+    /// and so is a `name` that matched no callback of a run (typically a
+    /// misspelt name: the message lists the callbacks there were).
     pub fn on_callback(&self, name: impl Into<String>, action: CallbackAction) -> &Self {
         lock(&self.rules).rules.push(Rule {
             pattern: name.into(),
@@ -269,9 +357,63 @@ where
         self
     }
 
-    /// The scheduled callback actions that failed, as messages.
+    /// What went wrong with the scheduled callback actions, as messages:
+    /// the actions that failed, then the names of [`on_callback`](Self::on_callback)
+    /// that matched no callback by the end of the latest run (each with the
+    /// names of the callbacks that run saw). A name that matches later, in
+    /// another run or after a [`resume`](Self::resume), is no longer reported.
     pub fn callback_action_errors(&self) -> Vec<String> {
-        lock(&self.rules).errors.clone()
+        let rules = lock(&self.rules);
+        rules
+            .errors
+            .iter()
+            .chain(&rules.unmatched)
+            .cloned()
+            .collect()
+    }
+
+    /// Notes the names of scheduled actions that matched no callback of the
+    /// executions a run drove (`tree`, the root first), with the callbacks
+    /// there were.
+    pub(super) fn check_unmatched_callback_actions(&self, tree: &[String]) {
+        let mut rules = lock(&self.rules);
+        if rules.rules.is_empty() {
+            return;
+        }
+        let callbacks: Vec<CallbackInfo> = tree
+            .iter()
+            .filter_map(|arn| self.service().callbacks(arn).ok())
+            .flatten()
+            .collect();
+        let mut unmatched: Vec<&str> = Vec::new();
+        for rule in &rules.rules {
+            let pattern = rule.pattern.as_str();
+            let bound_once = rules
+                .rules
+                .iter()
+                .any(|r| r.pattern == pattern && !matches!(r.state, RuleState::Waiting));
+            if bound_once
+                || unmatched.contains(&pattern)
+                || callbacks.iter().any(|c| c.is_named(pattern))
+            {
+                continue;
+            }
+            unmatched.push(pattern);
+        }
+        let root = tree.first().map_or("", String::as_str);
+        let seen = if callbacks.is_empty() {
+            "it created no callbacks".to_owned()
+        } else {
+            let names: Vec<String> = callbacks.iter().map(describe_callback).collect();
+            format!("the callbacks were: {}", names.join(", "))
+        };
+        let messages = unmatched
+            .into_iter()
+            .map(|pattern| {
+                format!("on_callback({pattern:?}) matched no callback of execution {root}; {seen}")
+            })
+            .collect();
+        rules.unmatched = messages;
     }
 
     /// Binds every waiting action that may act now to an open callback of
@@ -314,9 +456,7 @@ where
                 RuleState::Done { at } => Some(at),
                 _ => None,
             });
-            let found = open.iter().find(|(_, c)| {
-                rule.pattern == "*" || c.name.as_deref() == Some(rule.pattern.as_str())
-            });
+            let found = open.iter().find(|(_, c)| c.is_named(&rule.pattern));
             if let Some((arn, callback)) = found {
                 let base = callback.start_timestamp.max(previous.unwrap_or(i64::MIN));
                 rule.state = RuleState::Bound {

@@ -6,6 +6,7 @@ use durable_core::wire::{
 };
 use serde::de::DeserializeOwned;
 
+use super::CallbackId;
 use crate::events::EventRecord;
 use crate::store::StoredExecution;
 use crate::timeline::Timeline;
@@ -286,12 +287,14 @@ impl<'a> OperationView<'a> {
             })
     }
 
-    /// The callback id of a CALLBACK operation.
-    pub fn callback_id(&self) -> Option<&'a str> {
+    /// The callback id of a CALLBACK operation, to complete it with
+    /// ([`LocalRunner::callback_success`](super::LocalRunner::callback_success)`(&id, ..)`).
+    pub fn callback_id(&self) -> Option<CallbackId> {
         self.op
             .callback_details
             .as_ref()
             .and_then(|d| d.callback_id.as_deref())
+            .map(CallbackId::new)
     }
 
     /// The whole wire record.

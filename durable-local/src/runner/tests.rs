@@ -413,7 +413,7 @@ async fn a_scheduled_heartbeat_keeps_a_callback_alive() {
 
 #[tokio::test]
 async fn without_a_heartbeat_the_heartbeat_timeout_fires() {
-    let runner = runner();
+    let runner = runner().skip_to_callback_timeouts(true);
     let exec = run_raw(&runner, "one-callback", "\"cb\"").await;
     assert_eq!(exec.status(), ExecutionStatus::Failed);
     assert_eq!(
@@ -529,12 +529,7 @@ async fn a_run_waiting_on_a_callback_returns_and_resumes_after_it_is_completed()
     let exec = run_raw(&runner, "approval", "null").await;
     assert_eq!(exec.status(), ExecutionStatus::Running);
     let arn = exec.arn().to_owned();
-    let id = exec
-        .operation("approve")
-        .unwrap()
-        .callback_id()
-        .unwrap()
-        .to_owned();
+    let id = exec.operation("approve").unwrap().callback_id().unwrap();
 
     // Found at once on the virtual clock.
     assert_eq!(runner.wait_for_callback(&arn, "approve").await.unwrap(), id);
@@ -564,13 +559,15 @@ async fn a_run_waiting_on_a_callback_returns_and_resumes_after_it_is_completed()
     // Twice: the callback is closed.
     let err = runner.callback_success(&id, "\"again\"").unwrap_err();
     assert_eq!(err.to_backend_error().code(), CALLBACK_TIMEOUT_EXCEPTION);
-    let err = runner.callback_heartbeat(id.as_str()).unwrap_err();
+    let err = runner.callback_heartbeat(&id).unwrap_err();
     assert_eq!(err.to_backend_error().code(), CALLBACK_TIMEOUT_EXCEPTION);
     let err = runner
         .callback_failure(CallbackRef::named(&arn, "missing"), ErrorObject::default())
         .unwrap_err();
     assert!(matches!(err, LocalError::CallbackNameNotFound { .. }));
-    let err = runner.callback_success("not-an-id", "1").unwrap_err();
+    let err = runner
+        .callback_success(&CallbackId::new("not-an-id"), "1")
+        .unwrap_err();
     assert_eq!(err.to_backend_error().code(), RESOURCE_NOT_FOUND);
 }
 

@@ -146,7 +146,7 @@ impl LocalService {
             }
             exec.slots
                 .iter()
-                .filter_map(|slot| callback_info(&slot.op))
+                .filter_map(|slot| callback_info(exec, &slot.op))
                 .collect()
         })
     }
@@ -158,15 +158,17 @@ impl LocalService {
             open.sort_unstable();
             open.into_iter()
                 .filter_map(|i| exec.slots.get(i as usize))
-                .filter_map(|slot| callback_info(&slot.op))
+                .filter_map(|slot| callback_info(exec, &slot.op))
                 .collect()
         })
     }
 
-    /// The id of the callback named `name` in `arn` (`"*"`: any callback):
-    /// the first open one with that name, else the last one created.
+    /// The id of the callback named `name` in `arn` (`"*"`: any callback;
+    /// a callback is also named by its `wait_for_callback`'s name, see
+    /// [`CallbackInfo::is_named`]): the first open one with that name, else
+    /// the last one created.
     pub fn find_callback(&self, arn: &str, name: &str) -> Result<Option<String>, LocalError> {
-        let matches = |info: &CallbackInfo| name == "*" || info.name.as_deref() == Some(name);
+        let matches = |info: &CallbackInfo| info.is_named(name);
         if let Some(open) = self.open_callbacks(arn)?.into_iter().find(matches) {
             return Ok(Some(open.callback_id));
         }

@@ -7,7 +7,7 @@ use durable_core::wire::{ExecutionState, ExecutionStatus, InvocationInput};
 use super::ids::{check_name, new_execution, uuid_v4};
 use super::settle::settle_invocation;
 use super::stop::propagate_end;
-use super::timers::{fire_due_timers, pending_step};
+use super::timers::{fire_due_timers, next_internal_timer, pending_step};
 use super::types::{Invocation, InvocationResult, NextStep, StartedExecution};
 use super::{LocalService, commit};
 use crate::error::LocalError;
@@ -172,6 +172,23 @@ impl LocalService {
             return Ok(NextStep::Invoke);
         }
         Ok(pending_step(exec))
+    }
+
+    /// The earliest timer of `arn` that is not a callback's timeout or
+    /// heartbeat deadline (a wait's end, a step's retry), or a callback
+    /// deadline the clock has already reached; `None` when there is none.
+    /// A driver on a virtual clock that does not skip ahead to callback
+    /// deadlines asks this (see [`Driver::hold_callback_deadlines`](crate::Driver::hold_callback_deadlines)).
+    pub fn next_internal_timer(&self, arn: &str) -> Result<Option<i64>, LocalError> {
+        let now = self.shared.clock.now_ms();
+        let state = self.lock();
+        let exec = state.store.get(arn).ok_or_else(|| LocalError::NotFound {
+            arn: arn.to_owned(),
+        })?;
+        if exec.status != ExecutionStatus::Running {
+            return Ok(None);
+        }
+        Ok(next_internal_timer(exec, now))
     }
 
     /// Fires every timer of `arn` that is due by the clock: a WAIT becomes

@@ -34,6 +34,23 @@ pub(crate) fn next_timer(exec: &mut StoredExecution) -> Option<i64> {
     None
 }
 
+/// The earliest live timer that is not a callback's deadline (a wait's
+/// end, a step's retry), or a callback deadline already due by `now`.
+pub(crate) fn next_internal_timer(exec: &StoredExecution, now: i64) -> Option<i64> {
+    exec.timers
+        .iter()
+        .filter(|&&Reverse((due, _, op))| {
+            timer_is_live(exec, due, op)
+                && (due <= now
+                    || exec
+                        .slots
+                        .get(op as usize)
+                        .is_some_and(|slot| slot.op.operation_type != OperationType::Callback))
+        })
+        .map(|&Reverse((due, _, _))| due)
+        .min()
+}
+
 /// Whether the service still has something to do for the execution: a
 /// re-invocation due, a timer, an open callback, a running chained invoke.
 pub(crate) fn has_pending_work(exec: &mut StoredExecution) -> bool {

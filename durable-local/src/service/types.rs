@@ -91,8 +91,30 @@ pub struct CallbackInfo {
     pub operation_id: String,
     /// The CALLBACK operation's name.
     pub name: Option<String>,
+    /// The name of the `wait_for_callback` this callback belongs to (its
+    /// parent context, of SubType `WaitForCallback`), when it has one. The
+    /// SDKs name the inner CALLBACK operation `"<name> create callback id"`;
+    /// this is the `<name>` the user gave.
+    pub wait_for_callback: Option<String>,
     /// Its status: STARTED while open, then SUCCEEDED, FAILED or TIMED_OUT.
     pub status: OperationStatus,
     /// When it was created (epoch ms).
     pub start_timestamp: i64,
+}
+
+impl CallbackInfo {
+    /// Whether `name` names this callback: `"*"` (any callback), the CALLBACK
+    /// operation's name, or the name of the `wait_for_callback` it belongs to
+    /// (see [`wait_for_callback`](Self::wait_for_callback)).
+    pub fn is_named(&self, name: &str) -> bool {
+        name == "*"
+            || self.name.as_deref() == Some(name)
+            || self.wait_for_callback.as_deref() == Some(name)
+    }
+
+    /// The name a user knows this callback by: its `wait_for_callback`'s
+    /// name, else the operation's name.
+    pub fn display_name(&self) -> Option<&str> {
+        self.wait_for_callback.as_deref().or(self.name.as_deref())
+    }
 }

@@ -8,7 +8,7 @@ use durable_core::wire::{
 };
 use durable_core::wire::{CallbackStartedDetails, Event};
 
-use durable_core::{CALLBACK_HEARTBEAT, CALLBACK_TIMEOUT};
+use durable_core::{CALLBACK_HEARTBEAT, CALLBACK_TIMEOUT, WAIT_FOR_CALLBACK_SUBTYPE};
 
 use super::new_record;
 use crate::events::EventBody;
@@ -61,15 +61,24 @@ pub(crate) fn close_callback(exec: &mut StoredExecution, index: u32, now: i64, e
     exec.push_event(index, now, body);
 }
 
-/// A callback record as a [`CallbackInfo`] (`None` for other records).
-pub(crate) fn callback_info(op: &Operation) -> Option<CallbackInfo> {
+/// A callback record of `exec` as a [`CallbackInfo`] (`None` for other records).
+pub(crate) fn callback_info(exec: &StoredExecution, op: &Operation) -> Option<CallbackInfo> {
     if op.operation_type != OperationType::Callback {
         return None;
     }
+    let wait_for_callback = op
+        .parent_id
+        .as_deref()
+        .and_then(|parent| exec.find(parent))
+        .and_then(|index| exec.slots.get(index as usize))
+        .map(|slot| &slot.op)
+        .filter(|parent| parent.sub_type.as_deref() == Some(WAIT_FOR_CALLBACK_SUBTYPE))
+        .and_then(|parent| parent.name.clone());
     Some(CallbackInfo {
         callback_id: op.callback_details.as_ref()?.callback_id.clone()?,
         operation_id: op.id.clone(),
         name: op.name.clone(),
+        wait_for_callback,
         status: op.status.clone(),
         start_timestamp: op.start_timestamp.unwrap_or_default(),
     })
