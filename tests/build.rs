@@ -9,7 +9,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-const CFGS: &[&str] = &["peer_interop", "peer_aws_cli", "peer_python_sdk", "peer_cfn_lint"];
+const CFGS: &[&str] = &[
+    "peer_interop",
+    "peer_aws_cli",
+    "peer_python_sdk",
+    "peer_cfn_lint",
+];
 
 fn main() {
     for cfg in CFGS {
@@ -34,7 +39,10 @@ fn main() {
     let bin = |name: &str| venv.join("bin").join(name).is_file();
     let imports = |module: &str| python_imports(&venv.join("bin/python"), module);
     let found = [
-        ("peer_interop", bin("dex-local-runner") && bin("cargo-lambda")),
+        (
+            "peer_interop",
+            bin("dex-local-runner") && bin("cargo-lambda"),
+        ),
         ("peer_aws_cli", bin("aws")),
         (
             "peer_python_sdk",

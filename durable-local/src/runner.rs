@@ -1,71 +1,5 @@
 //! [`LocalRunner`]: run a durable handler to completion in process (see the
 //! crate docs for an example).
-//!
-//! Each runner owns its service and its clock. By default the clock is
-//! virtual: waits and retry back-offs complete at once, and timestamps still
-//! show the waited time.
-//!
-//! # Callbacks
-//!
-//! A run returns when the execution has ended or when nothing internal is
-//! left to do: then it is RUNNING, waiting on a callback. Complete the
-//! callback ([`LocalRunner::callback_success`], `_failure`, `_heartbeat`)
-//! and [`resume`](LocalRunner::resume):
-//!
-//! ```no_run
-//! # use durable_local::{CallbackRef, LocalRunner};
-//! # async fn demo(runner: LocalRunner<impl durable_core::DurableHandler<(), String>, (), String>)
-//! # -> Result<(), durable_local::LocalError> {
-//! // The handler: ctx.wait_for_callback(submit).name("approval").timeout(..).await
-//! let exec = runner.run(()).await?;
-//! runner.callback_success(CallbackRef::named(exec.arn(), "approval"), r#""yes""#)?;
-//! let exec = runner.resume(exec.arn()).await?;
-//! # Ok(()) }
-//! ```
-//!
-//! A callback is named (in [`CallbackRef::named`], [`LocalRunner::on_callback`],
-//! [`LocalRunner::wait_for_callback`]) by `"*"` (any), by the name given to
-//! `create_callback`, or by the name given to `wait_for_callback`: the SDKs
-//! record `wait_for_callback(..).name("approval")` as a child context
-//! `approval` (SubType `WaitForCallback`) around a CALLBACK operation named
-//! `"approval create callback id"`, and both names find it. By id, a callback
-//! is a [`CallbackId`] (from [`LocalRunner::callback_id`],
-//! [`OperationView::callback_id`] or [`CallbackId::new`]), never a plain
-//! string, so an execution ARN cannot be passed for one.
-//!
-//! To have callbacks completed during the run, in virtual-time order with the
-//! engine's own timers, schedule what the external system does beforehand
-//! with [`LocalRunner::on_callback`]. A scheduled action that fails, and a
-//! name that matched no callback of the run (the message lists those there
-//! were), are reported by [`LocalRunner::callback_action_errors`].
-//!
-//! ## Callback timeouts on the virtual clock
-//!
-//! The virtual clock skips waits and retry back-offs, but by default it
-//! does not skip to a callback's timeout or heartbeat timeout: when the
-//! only timers left are callback deadlines and no action is scheduled, the
-//! run returns with the execution RUNNING and the callback open, as if the
-//! external system had not answered yet. The test then completes the
-//! callback, or lets time pass with [`LocalRunner::advance_time`] and
-//! resumes (a deadline passed then times the callback out). A deadline
-//! still fires, in time order, when the clock passes it on the way to a
-//! wait, a retry or a scheduled action. (AWS's Python testing library makes
-//! the same choice: waits skipped, callback timeouts left to real time.)
-//! [`LocalRunner::skip_to_callback_timeouts`]`(true)` lets the clock jump to
-//! the deadline instead, so that an unanswered callback times out within
-//! the run (the conformance runner does this).
-//!
-//! On the real clock, a run that sleeps until a timer (a callback's timeout,
-//! a wait) wakes as soon as another task completes a callback through
-//! [`LocalService::send_callback_success`] (or fails or heartbeats it), and
-//! invokes the execution again at once.
-//!
-//! # Chained invokes
-//!
-//! A chained invoke runs a function registered with
-//! [`LocalRunner::register_function`] (or the runner's own function) as an
-//! execution of its own. Driving the caller drives the invoked executions
-//! too, on the same clock; when one ends, the caller is invoked again.
 
 use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
@@ -117,6 +51,72 @@ type InvokeFn = Arc<
 >;
 
 /// Runs a durable handler in process against a [`LocalService`].
+///
+/// Each runner owns its service and its clock. By default the clock is
+/// virtual: waits and retry back-offs complete at once, and timestamps still
+/// show the waited time.
+///
+/// # Callbacks
+///
+/// A run returns when the execution has ended or when nothing internal is
+/// left to do: then it is RUNNING, waiting on a callback. Complete the
+/// callback ([`LocalRunner::callback_success`], `_failure`, `_heartbeat`)
+/// and [`resume`](LocalRunner::resume):
+///
+/// ```no_run
+/// # use durable_local::{CallbackRef, LocalRunner};
+/// # async fn demo(runner: LocalRunner<impl durable_core::DurableHandler<(), String>, (), String>)
+/// # -> Result<(), durable_local::LocalError> {
+/// // The handler: ctx.wait_for_callback(submit).name("approval").timeout(..).await
+/// let exec = runner.run(()).await?;
+/// runner.callback_success(CallbackRef::named(exec.arn(), "approval"), r#""yes""#)?;
+/// let exec = runner.resume(exec.arn()).await?;
+/// # Ok(()) }
+/// ```
+///
+/// A callback is named (in [`CallbackRef::named`], [`LocalRunner::on_callback`],
+/// [`LocalRunner::wait_for_callback`]) by `"*"` (any), by the name given to
+/// `create_callback`, or by the name given to `wait_for_callback`: the SDKs
+/// record `wait_for_callback(..).name("approval")` as a child context
+/// `approval` (SubType `WaitForCallback`) around a CALLBACK operation named
+/// `"approval create callback id"`, and both names find it. By id, a callback
+/// is a [`CallbackId`] (from [`LocalRunner::callback_id`],
+/// [`OperationView::callback_id`] or [`CallbackId::new`]), never a plain
+/// string, so an execution ARN cannot be passed for one.
+///
+/// To have callbacks completed during the run, in virtual-time order with the
+/// engine's own timers, schedule what the external system does beforehand
+/// with [`LocalRunner::on_callback`]. A scheduled action that fails, and a
+/// name that matched no callback of the run (the message lists those there
+/// were), are reported by [`LocalRunner::callback_action_errors`].
+///
+/// ## Callback timeouts on the virtual clock
+///
+/// The virtual clock skips waits and retry back-offs, but by default it
+/// does not skip to a callback's timeout or heartbeat timeout: when the
+/// only timers left are callback deadlines and no action is scheduled, the
+/// run returns with the execution RUNNING and the callback open, as if the
+/// external system had not answered yet. The test then completes the
+/// callback, or lets time pass with [`LocalRunner::advance_time`] and
+/// resumes (a deadline passed then times the callback out). A deadline
+/// still fires, in time order, when the clock passes it on the way to a
+/// wait, a retry or a scheduled action. (AWS's Python testing library makes
+/// the same choice: waits skipped, callback timeouts left to real time.)
+/// [`LocalRunner::skip_to_callback_timeouts`]`(true)` lets the clock jump to
+/// the deadline instead, so that an unanswered callback times out within
+/// the run (the conformance runner does this).
+///
+/// On the real clock, a run that sleeps until a timer (a callback's timeout,
+/// a wait) wakes as soon as another task completes a callback through
+/// [`LocalService::send_callback_success`] (or fails or heartbeats it), and
+/// invokes the execution again at once.
+///
+/// # Chained invokes
+///
+/// A chained invoke runs a function registered with
+/// [`LocalRunner::register_function`] (or the runner's own function) as an
+/// execution of its own. Driving the caller drives the invoked executions
+/// too, on the same clock; when one ends, the caller is invoked again.
 pub struct LocalRunner<H, E, T> {
     handler: H,
     /// The service, built at first use from the settings below (or given
@@ -428,8 +428,8 @@ where
     /// deadline and the callback times out at once, as if no external
     /// system ever answered (the conformance runner does this). Either way a
     /// deadline fires when the clock passes it on the way to a wait, a
-    /// retry or a scheduled callback action. See the [module
-    /// docs](crate::runner#callbacks).
+    /// retry or a scheduled callback action. See [the
+    /// runner's docs](LocalRunner#callbacks).
     #[must_use]
     pub fn skip_to_callback_timeouts(mut self, skip: bool) -> Self {
         self.skip_to_callback_timeouts = skip;
