@@ -26,7 +26,8 @@ AWS Lambda itself. For a URL, credentials come from the AWS_* environment variab
 profile when there are some, and are dummy ones otherwise (local servers do not check them), so no \
 AWS account is needed. With `aws`, the SDK's usual configuration applies: the profile's or \
 environment's region and credentials (SSO and credential_process profiles are not supported), and \
-AWS_ENDPOINT_URL_LAMBDA if set.";
+AWS_ENDPOINT_URL_LAMBDA if set. Without --endpoint-url or DURABLE_ENDPOINT, a URL in \
+AWS_ENDPOINT_URL_LAMBDA (as `durable dev` prints it) is used before the default.";
 
 /// How `--json` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -44,12 +45,11 @@ pub struct ClientArgs {
         long,
         global = true,
         env = "DURABLE_ENDPOINT",
-        default_value = api::DEFAULT_ENDPOINT,
         value_name = "URL|aws",
-        help = "Where the API is: a URL (default: `durable dev`'s) or `aws` for AWS Lambda",
+        help = "Where the API is: a URL (default: AWS_ENDPOINT_URL_LAMBDA, else `durable dev`'s) or `aws` for AWS Lambda",
         long_help = ENDPOINT_HELP
     )]
-    endpoint_url: String,
+    endpoint_url: Option<String>,
     /// The region to sign requests for (and, with `--endpoint-url aws`, to
     /// call). Default: AWS_REGION, the profile's region, or us-east-1.
     #[arg(long, global = true, value_name = "REGION")]
@@ -75,11 +75,24 @@ pub struct ClientArgs {
 impl ClientArgs {
     fn options(&self) -> Result<ConnectOptions, CliError> {
         Ok(ConnectOptions {
-            target: Target::parse(&self.endpoint_url)?,
+            target: Target::parse(&endpoint(
+                self.endpoint_url.as_deref(),
+                std::env::var("AWS_ENDPOINT_URL_LAMBDA").ok().as_deref(),
+            ))?,
             region: self.region.clone().filter(|r| !r.is_empty()),
             profile: self.profile.clone().filter(|p| !p.is_empty()),
         })
     }
+}
+
+/// The API's address: `--endpoint-url` (or `DURABLE_ENDPOINT`), else
+/// `AWS_ENDPOINT_URL_LAMBDA` (what `durable dev` tells functions and users
+/// to set, and what the AWS SDKs read), else `durable dev`'s default.
+fn endpoint(flag: Option<&str>, lambda_env: Option<&str>) -> String {
+    flag.filter(|f| !f.is_empty())
+        .or(lambda_env.filter(|e| !e.is_empty()))
+        .unwrap_or(api::DEFAULT_ENDPOINT)
+        .to_owned()
 }
 
 /// The client subcommands of `durable`.
@@ -773,13 +786,25 @@ mod tests {
     }
 
     #[test]
+    fn the_endpoint_falls_back_to_aws_endpoint_url_lambda() {
+        let lambda = Some("http://127.0.0.1:9100");
+        assert_eq!(endpoint(None, lambda), "http://127.0.0.1:9100");
+        assert_eq!(endpoint(Some(""), lambda), "http://127.0.0.1:9100");
+        assert_eq!(endpoint(Some("aws"), lambda), "aws");
+        assert_eq!(endpoint(None, Some("")), api::DEFAULT_ENDPOINT);
+        assert_eq!(endpoint(None, None), api::DEFAULT_ENDPOINT);
+    }
+
+    #[test]
     fn endpoint_default_and_override() {
         let ClientCommand::Stop(args) = ok(&["stop", "arn:1"]) else {
             panic!("not stop")
         };
         // DURABLE_ENDPOINT may be set where the tests run; only an
         // explicit flag is certain.
-        if std::env::var_os("DURABLE_ENDPOINT").is_none() {
+        if std::env::var_os("DURABLE_ENDPOINT").is_none()
+            && std::env::var_os("AWS_ENDPOINT_URL_LAMBDA").is_none()
+        {
             assert_eq!(
                 args.client.options().unwrap().target,
                 Target::Url(api::DEFAULT_ENDPOINT.into())

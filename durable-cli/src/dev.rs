@@ -111,6 +111,7 @@ pub async fn run(args: DevArgs) -> Result<(), Box<dyn std::error::Error>> {
     let service_config = ServiceConfig {
         region: args.region.clone(),
         account_id: args.account.clone(),
+        unknown_function_hint: "serve it with durable dev --function NAME=PROGRAM|URL".to_owned(),
         ..ServiceConfig::default()
     };
     let service = LocalService::with_store(store, Clock::real(), service_config);

@@ -807,6 +807,38 @@ fn a_timed_out_child_times_out_the_chained_invoke() {
     );
 }
 
+/// The error names how the host makes a function known: a `durable dev`
+/// user is told about `--function`, not about `LocalRunner`.
+#[test]
+fn the_unknown_function_error_names_the_hosts_fix() {
+    let config = ServiceConfig {
+        unknown_function_hint: "serve it with durable dev --function NAME=PROGRAM|URL".to_owned(),
+        ..ServiceConfig::default()
+    };
+    let svc = LocalService::with_store(
+        Box::new(crate::MemoryStore::new()),
+        Clock::virtual_at(T0),
+        config,
+    );
+    let (arn, token) = begin(&svc);
+    let (_, delta) = ok(&svc, &arn, &token, vec![invoke("ci", "payments", None)]);
+    let message = delta[0]
+        .chained_invoke_details
+        .clone()
+        .and_then(|d| d.error)
+        .and_then(|e| e.error_message)
+        .unwrap();
+    assert!(
+        message.contains("Function not found: payments"),
+        "{message}"
+    );
+    assert!(
+        message.contains("durable dev --function NAME="),
+        "{message}"
+    );
+    assert!(!message.contains("LocalRunner"), "{message}");
+}
+
 #[test]
 fn invoking_an_unregistered_function_fails_the_operation_at_once() {
     let svc = service();

@@ -23,6 +23,12 @@ pub struct ServiceConfig {
     pub region: String,
     /// The account id in minted ARNs.
     pub account_id: String,
+    /// How to make a function known, appended to the error of a chained
+    /// invoke of a function the service does not know (default: the
+    /// in-process ways, `LocalRunner::register_function` and
+    /// `LocalService::register_function`; `durable dev` names its
+    /// `--function NAME=…` option instead).
+    pub unknown_function_hint: String,
 }
 
 impl Default for ServiceConfig {
@@ -32,6 +38,9 @@ impl Default for ServiceConfig {
             max_failed_invocations: 5,
             region: "us-east-1".to_owned(),
             account_id: "000000000000".to_owned(),
+            unknown_function_hint: "register it with LocalRunner::register_function (or \
+                                    LocalService::register_function)"
+                .to_owned(),
         }
     }
 }

@@ -131,9 +131,9 @@ pub(crate) fn apply(
         let error = ErrorObject::new(
             RESOURCE_NOT_FOUND,
             format!(
-                "Function not found: {}. The local service invokes only functions registered \
-                 with it (LocalRunner::register_function, LocalService::register_function).",
-                start.function_name
+                "Function not found: {}. The local service invokes only the functions it \
+                 knows: {}.",
+                start.function_name, cx.config.unknown_function_hint
             ),
         );
         exec.push_event(index, now, EventBody::ChainedInvokeStarted(Box::new(start)));
